@@ -1,0 +1,5 @@
+"""``python -m openplum`` is the ``openplum`` command."""
+
+from openplum.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""What a handler receives and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from openplum.services.apps import KeyClass
+from openplum.services.unit import Unit
+from openplum.settings import Settings
+from openplum.store.base import AppRecord
+
+
+@dataclass
+class Reply:
+    """An action's outcome: response fields, and an optional warning (``success`` stays true)."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    warning: str | None = None
+    extra_warning_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActionContext:
+    app: AppRecord
+    unit: Unit
+    settings: Settings
+    key_class: KeyClass
+    now: float
+    request_time: float | None
+    """The batch's top-level ``time`` (client clock when the request was sent), for skew correction."""
+    replayed: bool = False
+
+
+Handler = Callable[[ActionContext, Any], Reply]

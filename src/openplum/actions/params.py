@@ -1,0 +1,108 @@
+"""Typed parameters: Leanplum's loose wire values decoded once, at the edge, into msgspec structs.
+
+Values arrive as strings from URLs and forms, as JSON-in-strings for objects (``userAttributes="{...}"``), or as
+real JSON. Rules (API.md §1.3): a JSON ``null`` means the parameter is absent; an object or list parameter may be a
+JSON string; numbers and booleans may be strings; a number sent where text is expected is taken as its text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any, Literal, TypeVar
+
+import msgspec
+import msgspec.inspect as mi
+
+from openplum.errors import ApiError
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+CreateDisposition = Literal["CreateIfNeeded", "CreateNever"]
+
+
+class Common(msgspec.Struct, rename="camel", kw_only=True):
+    """Parameters every action may carry (API.md §1.4, §5)."""
+
+    user_id: str | None = None
+    device_id: str | None = None
+    dev_mode: bool = False
+    create_disposition: CreateDisposition | None = None
+    time: float | None = None
+    client: str | None = None
+    sdk_version: str | None = None
+    version_name: str | None = None
+    req_id: str | None = None
+
+
+class NoParams(Common):
+    pass
+
+
+_OBJ, _STR, _OTHER = 0, 1, 2
+
+
+def _kind(t: mi.Type) -> int:
+    if isinstance(t, mi.UnionType):
+        kinds = {_kind(x) for x in t.types if not isinstance(x, mi.NoneType)}
+        return kinds.pop() if len(kinds) == 1 else _OTHER
+    if isinstance(t, mi.DictType | mi.ListType | mi.StructType | mi.TypedDictType):
+        return _OBJ
+    if isinstance(t, mi.StrType):
+        return _STR
+    return _OTHER
+
+
+@cache
+def _plan(typ: type[msgspec.Struct]) -> dict[str, int]:
+    info = mi.type_info(typ)
+    assert isinstance(info, mi.StructType)
+    return {f.encode_name: _kind(f.type) for f in info.fields}
+
+
+_LOCATION = re.compile(r"\$\.([A-Za-z0-9_]+)")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def decode(raw: dict[str, Any], typ: type[S]) -> S:
+    """Decode one action's raw parameters into ``typ``; raise ``ApiError`` naming the bad parameter."""
+    plan = _plan(typ)
+    clean: dict[str, Any] = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        kind = plan.get(name)
+        if kind is None:
+            continue
+        if kind == _OBJ and isinstance(value, str):
+            value = _json_param(name, value)
+            if value is None:
+                continue
+        elif kind == _STR and isinstance(value, int | float) and not isinstance(value, bool):
+            value = repr(value) if isinstance(value, float) else str(value)
+        clean[name] = value
+    try:
+        return msgspec.convert(clean, typ, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ApiError(_explain(str(exc))) from None
+
+
+def _json_param(name: str, text: str) -> Any:
+    stripped = text.strip()
+    if stripped == "":
+        return None
+    try:
+        return msgspec.json.decode(stripped)
+    except msgspec.DecodeError:
+        raise ApiError(f"Invalid value for parameter '{name}': expected JSON, got {text[:60]!r}") from None
+
+
+def _explain(message: str) -> str:
+    missing = _MISSING.search(message)
+    if missing:
+        return f"Missing required parameter: {missing.group(1)}"
+    where = _LOCATION.search(message)
+    what = message.split(" - at ")[0]
+    if where:
+        return f"Invalid value for parameter '{where.group(1)}': {what}"
+    return f"Invalid parameters: {what}"

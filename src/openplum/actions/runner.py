@@ -1,0 +1,92 @@
+"""Runs one request's prepared actions inside one store transaction, in order, each answered on its own.
+
+Replays (API.md §1.7): an item carrying its own identity (``reqId``, batch ``uuid`` or client ``time``) has a
+replay key; keys are recorded in the same transaction as the item's effects, so an item seen before is answered
+again but not applied again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from openplum.actions.context import ActionContext, Reply
+from openplum.actions.table import ActionSpec
+from openplum.errors import ApiError
+from openplum.services.apps import KeyClass
+from openplum.services.unit import Unit
+from openplum.settings import Settings
+from openplum.store.base import AppRecord, Tx
+
+log = logging.getLogger("openplum.actions")
+
+
+@dataclass
+class Prepared:
+    """One item after parsing and auth at the edge: either ready to run or already answered."""
+
+    spec: ActionSpec | None
+    params: Any = None
+    key_class: KeyClass | None = None
+    replay_key: bytes | None = None
+    answer: dict[str, Any] | None = None
+    status: int = 0
+    """HTTP status for a single (non-batch) request answered at the edge."""
+    req_id: str | None = None
+
+
+def error_item(message: str) -> dict[str, Any]:
+    return {"success": False, "error": {"message": message}}
+
+
+def reply_item(reply: Reply) -> dict[str, Any]:
+    item: dict[str, Any] = {"success": True, **reply.fields}
+    if reply.warning:
+        item["warning"] = {"message": reply.warning, **reply.extra_warning_fields}
+    return item
+
+
+def run_batch(
+    tx: Tx, app: AppRecord, items: list[Prepared], settings: Settings, now: float,
+    request_time: float | None, *, writable: bool,
+) -> list[dict[str, Any]]:
+    unit = Unit(tx, app.app_id, now, writable=writable)
+    replays = _replays(tx, app, items, now) if writable else set()
+    answers: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        if item.answer is not None or item.spec is None or item.key_class is None:
+            answers.append(item.answer or error_item("Internal error: item was not prepared."))
+            continue
+        replayed = index in replays
+        if replayed and not item.spec.answers_replays:
+            answers.append({"success": True})
+            continue
+        ctx = ActionContext(app, unit, settings, item.key_class, now, request_time, replayed)
+        answers.append(_run_one(ctx, item))
+    unit.flush()
+    return answers
+
+
+def _run_one(ctx: ActionContext, item: Prepared) -> dict[str, Any]:
+    assert item.spec is not None and item.spec.handler is not None
+    try:
+        return reply_item(item.spec.handler(ctx, item.params))
+    except ApiError as exc:
+        return error_item(exc.message)
+
+
+def _replays(tx: Tx, app: AppRecord, items: list[Prepared], now: float) -> set[int]:
+    keyed = [(i, it.replay_key) for i, it in enumerate(items)
+             if it.replay_key is not None and it.answer is None and it.spec is not None and it.spec.writes]
+    if not keyed:
+        return set()
+    seen_before = tx.claim_keys(app.app_id, [k for _, k in keyed if k is not None], now)
+    replays: set[int] = set()
+    seen_now: set[bytes] = set()
+    for index, key in keyed:
+        assert key is not None
+        if key in seen_before or key in seen_now:
+            replays.add(index)
+        seen_now.add(key)
+    return replays

@@ -1,0 +1,121 @@
+"""The action table: every Leanplum API action (API.md §6), its key class, parameters, handler and defaults.
+
+This is openplum's public surface. An action without a handler is known but not implemented yet: callers get a
+clear error item rather than an unknown-action error. The README's table of actions is generated from here
+(``python -m openplum.actions.table``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openplum.actions import meta
+from openplum.actions.context import Handler
+from openplum.actions.params import Common, CreateDisposition, NoParams
+from openplum.services.apps import KeyClass
+
+P = KeyClass.PRODUCTION
+D = KeyClass.DEVELOPMENT
+X = KeyClass.DATA_EXPORT
+C = KeyClass.CONTENT_READ_ONLY
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    key_class: KeyClass
+    summary: str
+    params: type[Common] = NoParams
+    handler: Handler | None = None
+    create_disposition: CreateDisposition | None = None
+    writes: bool = False
+    """Runs in the write transaction (and is deduplicated when replayed)."""
+    answers_replays: bool = False
+    """Called again for a replayed item (with ``ctx.replayed``) because its answer carries content."""
+
+    @property
+    def implemented(self) -> bool:
+        return self.handler is not None
+
+
+_SPECS: list[ActionSpec] = [
+    # Sessions and behaviour (§6.1)
+    ActionSpec("start", P, "Start a session; returns the user's content", create_disposition="CreateIfNeeded"),
+    ActionSpec("stop", P, "End the session", create_disposition="CreateNever"),
+    ActionSpec("pauseSession", P, "Pause the session", create_disposition="CreateNever"),
+    ActionSpec("resumeSession", P, "Resume a paused or background session", create_disposition="CreateNever"),
+    ActionSpec("heartbeat", P, "Keep the session alive", create_disposition="CreateNever"),
+    ActionSpec("track", P, "Track an event or a message interaction", create_disposition="CreateIfNeeded"),
+    ActionSpec("advance", P, "Enter a state, leaving the current one", create_disposition="CreateNever"),
+    ActionSpec("pauseState", P, "Pause the current state", create_disposition="CreateNever"),
+    ActionSpec("resumeState", P, "Resume the current state", create_disposition="CreateNever"),
+    # User information (§6.2)
+    ActionSpec("setUserAttributes", P, "Set user attributes, change the user id, import history",
+               create_disposition="CreateIfNeeded"),
+    ActionSpec("setDeviceAttributes", P, "Set device attributes and push tokens",
+               create_disposition="CreateIfNeeded"),
+    ActionSpec("setTrafficSourceInfo", P, "Record the user's traffic source", create_disposition="CreateIfNeeded"),
+    ActionSpec("registerDevice", D, "Register a test device"),
+    ActionSpec("deleteUser", D, "Delete a user (optionally erasing all history)"),
+    ActionSpec("block", P, "Stop collecting data for a user and erase it"),
+    ActionSpec("unblock", D, "Resume collecting data for a blocked user"),
+    # Messages (§6.3)
+    ActionSpec("getMessage", C, "Read one message"),
+    ActionSpec("getMessages", C, "List messages"),
+    ActionSpec("getUnsubscribeCategories", C, "List unsubscribe categories"),
+    ActionSpec("sendMessage", P, "Send a message to a user", create_disposition="CreateNever"),
+    ActionSpec("startCampaign", D, "Run a campaign for a user", create_disposition="CreateNever"),
+    ActionSpec("addAndroidNotificationChannel", D, "Create or update an Android notification channel"),
+    ActionSpec("getAndroidNotificationChannels", P, "List Android notification channels"),
+    ActionSpec("deleteAndroidNotificationChannel", D, "Delete an Android notification channel"),
+    # A/B tests (§6.4)
+    ActionSpec("getAbTest", C, "Read one A/B test"),
+    ActionSpec("getAbTests", C, "List A/B tests"),
+    ActionSpec("getVariant", C, "Read one A/B test variant"),
+    # Variables and files (§6.5)
+    ActionSpec("getVars", P, "Read the user's variables and variants", create_disposition="CreateNever"),
+    ActionSpec("setVars", D, "Define the app's variables (defaults in code)"),
+    ActionSpec("deleteVars", D, "Delete variables"),
+    ActionSpec("downloadFile", P, "Redirect to a file"),
+    ActionSpec("uploadFile", D, "Upload files"),
+    # Postbacks (§6.6)
+    ActionSpec("addPostback", X, "Add a postback"),
+    ActionSpec("listPostbacks", X, "List postbacks"),
+    ActionSpec("deletePostback", X, "Delete a postback"),
+    # Export (§6.7)
+    ActionSpec("exportData", X, "Export raw sessions (job)"),
+    ActionSpec("exportReport", X, "Export a report (job)"),
+    ActionSpec("exportUser", X, "Read one user's profile"),
+    ActionSpec("exportUsers", X, "Export users (job)"),
+    ActionSpec("getExportResults", X, "Poll an export job"),
+    # Import (§6.8); the JSON form of multi is handled by the transport itself
+    ActionSpec("multi", D, "Batch of actions (JSON); CSV import job with createJob=true"),
+    ActionSpec("getMultiResults", D, "Poll a CSV import job"),
+    # Used by SDKs, absent from the spec (§6.9): sent with the production (or development) key
+    ActionSpec("getNewsfeedMessages", P, "Read the app inbox"),
+    ActionSpec("markNewsfeedMessageAsRead", P, "Mark an inbox message as read"),
+    ActionSpec("deleteNewsfeedMessage", P, "Delete an inbox message"),
+    ActionSpec("getMigrateState", P, "SDK migration state (always pure Leanplum)", handler=meta.get_migrate_state),
+    ActionSpec("log", P, "SDK remote log (accepted, not stored)", params=meta.LogParams, handler=meta.log),
+    ActionSpec("restart", P, "Alias of start used by old Android SDKs", create_disposition="CreateIfNeeded"),
+    ActionSpec("trackGeofence", P, "Track a geofence event", create_disposition="CreateIfNeeded"),
+]
+
+ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def markdown_table() -> str:
+    """The README's table of actions."""
+    lines = ["| action | key | createDisposition default | status |", "|---|---|---|---|"]
+    for spec in _SPECS:
+        status = "live" if spec.implemented or spec.name == "multi" else "not implemented yet"
+        if spec.name == "multi":
+            status = "live (JSON batch); CSV import not implemented yet"
+        lines.append(
+            f"| `{spec.name}` | {spec.key_class.label} | {spec.create_disposition or '-'} | {status} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,0 +1,150 @@
+"""The ASGI application: ``/api`` (the Leanplum contract), ``/health``, and the lifespan of store and workers.
+
+``/api`` is plain ASGI on purpose: it is the hot path, and a framework's routing and request objects cost more
+than the whole of parsing a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from openplum.errors import RequestRejected
+from openplum.http.api import Api
+from openplum.http.auth import AppDirectory
+from openplum.http.cors import cors_headers
+from openplum.http.envelope import encode, error_envelope
+from openplum.http.transport import parse_query, parse_request
+from openplum.settings import Settings
+from openplum.store import open_store
+from openplum.store.base import Store, Tx
+from openplum.workers.runner import WorkerRunner, default_workers
+
+log = logging.getLogger("openplum")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_JSON = (b"content-type", b"application/json")
+
+
+class OpenplumApp:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store: Store = store or open_store(settings)
+        self.directory = AppDirectory(self.store)
+        self.api = Api(settings, self.store, self.directory)
+        self.workers = WorkerRunner(settings, self.store, default_workers(settings))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.store.start()
+                    if self.settings.run_workers:
+                        self.workers.start()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.workers.stop()
+                await self.store.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        headers = dict(scope["headers"])
+        if path in ("/api", "/api/"):
+            origin = headers.get(b"origin")
+            if method == "OPTIONS":
+                cors = cors_headers(origin, headers.get(b"access-control-request-headers", b""))
+                await _respond(send, 204, b"", cors)
+            elif method in ("GET", "POST"):
+                status, body = await self._api(scope, receive, headers)
+                await _respond(send, status, body, [_JSON, *cors_headers(origin)])
+            else:
+                await _respond(send, 405, encode(error_envelope("Use GET or POST.")), [_JSON])
+        elif path == "/health" and method in ("GET", "HEAD"):
+            await self._health(send)
+        else:
+            await _respond(send, 404, encode(error_envelope("Not found.")), [_JSON])
+
+    async def _api(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes]) -> tuple[int, bytes]:
+        try:
+            content_type = headers.get(b"content-type", b"").decode("latin-1")
+            limit = self._body_limit(scope["query_string"], content_type)
+            body = await _read_body(receive, headers, limit)
+            request = parse_request(scope["query_string"], content_type, body, self.settings.max_params)
+            status, envelope = await self.api.handle(request)
+        except RequestRejected as exc:
+            status, envelope = exc.status, error_envelope(exc.message)
+        except Exception:
+            log.exception("unhandled error in /api")
+            status, envelope = 500, error_envelope("Internal server error.")
+        return status, encode(envelope)
+
+    def _body_limit(self, query: bytes, content_type: str) -> int:
+        if content_type.lower().startswith("multipart/") or b"action=uploadFile" in query:
+            return self.settings.max_upload_bytes
+        if parse_query(query, self.settings.max_params).get("action") == "uploadFile":
+            return self.settings.max_upload_bytes
+        return self.settings.max_body_bytes
+
+    async def _health(self, send: Send) -> None:
+        def ping(tx: Tx) -> None:
+            tx.ping()
+
+        try:
+            await self.store.read(ping)
+        except Exception:
+            await _respond(send, 503, b'{"status":"unavailable"}', [_JSON])
+            return
+        await _respond(send, 200, b'{"status":"ok"}', [_JSON])
+
+
+async def _read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestRejected(413, f"Request body too large (the limit is {limit} bytes).")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestRejected(413, f"Request body too large (the limit is {limit} bytes).")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [*headers, (b"content-length", str(len(body)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None) -> OpenplumApp:
+    from openplum.settings import from_env
+
+    return OpenplumApp(settings or from_env())

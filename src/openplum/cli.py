@@ -1,0 +1,98 @@
+"""The ``openplum`` command: ``serve``, ``migrate``, ``apps create`` and ``apps list``.
+
+Output meant for programs (``apps``) is JSON on stdout; diagnostics go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from openplum import __version__
+from openplum.services import apps
+from openplum.settings import Settings, from_env
+from openplum.store import open_store
+from openplum.store.base import Tx
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openplum", description="A self-hosted server for the Leanplum API.")
+    parser.add_argument("--version", action="version", version=f"openplum {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve /api (migrations are applied first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    commands.add_parser("migrate", help="apply pending database migrations")
+
+    app_cmd = commands.add_parser("apps", help="create and list apps")
+    app_sub = app_cmd.add_subparsers(dest="apps_command", required=True)
+    create = app_sub.add_parser("create", help="create an app; prints it as JSON")
+    create.add_argument("--name", required=True)
+    create.add_argument("--app-id")
+    create.add_argument("--production-key")
+    create.add_argument("--development-key")
+    create.add_argument("--data-export-key")
+    create.add_argument("--content-read-only-key")
+    app_sub.add_parser("list", help="list apps as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = from_env()
+    if args.command == "serve":
+        return _serve(settings, args)
+    if args.command == "migrate":
+        applied = open_store(settings).migrate()
+        print(json.dumps({"backend": settings.backend, "applied": applied}))
+        return 0
+    if args.command == "apps":
+        return _apps(settings, args)
+    return 2
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    open_store(settings).migrate()
+    where = (settings.database_url and "PostgreSQL") or f"SQLite at {settings.sqlite_path}"
+    print(f"openplum {__version__}: serving /api on http://{args.host}:{args.port} ({where})", file=sys.stderr)
+    uvicorn.run(
+        "openplum.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        log_level=args.log_level, access_log=False, lifespan="on",
+    )
+    return 0
+
+
+def _apps(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings)
+    store.migrate()
+    if args.apps_command == "list":
+        print(json.dumps([apps.describe(a) for a in store.run(lambda tx: tx.list_apps())], indent=2))
+        return 0
+    keys = {
+        apps.KeyClass.PRODUCTION: args.production_key,
+        apps.KeyClass.DEVELOPMENT: args.development_key,
+        apps.KeyClass.DATA_EXPORT: args.data_export_key,
+        apps.KeyClass.CONTENT_READ_ONLY: args.content_read_only_key,
+    }
+    try:
+        record = apps.new_app(args.name, settings.clock.now(), args.app_id, keys)
+
+        def create(tx: Tx) -> apps.AppRecord:
+            return apps.create_app(tx, record)
+
+        store.run(create)
+    except (apps.AppExists, apps.InvalidAppInput) as exc:
+        print(f"openplum: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(apps.describe(record)))
+    return 0

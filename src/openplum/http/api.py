@@ -1,0 +1,188 @@
+"""``/api``: one request in, the envelope out. Parses at the edge, authenticates per item, runs the batch.
+
+Status codes (API.md §1.6): per-item problems inside a 200 for ``multi``; a single action answers with its own
+status (400 bad input, 403 auth, 501 not implemented); whole-request failures that a client should retry
+(overload, store unavailable) are 503, never 429, because Android drops batches on any other 4xx.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import msgspec
+
+from openplum.actions.params import decode
+from openplum.actions.runner import Prepared, error_item, run_batch
+from openplum.actions.table import ACTIONS
+from openplum.errors import ApiError, RequestRejected
+from openplum.http.auth import INVALID_KEY, AppDirectory, authenticate, permission_error
+from openplum.http.envelope import error_envelope
+from openplum.http.transport import RequestParams
+from openplum.services.apps import KeyClass, classify_key
+from openplum.settings import Settings
+from openplum.store.base import AppRecord, Store, Tx
+
+log = logging.getLogger("openplum.api")
+
+# Parameters a multi item takes from the request when it does not carry its own (API.md §1.7).
+_INHERITED = ("appId", "clientKey", "devMode", "client", "sdkVersion", "versionName", "apiVersion")
+_IDENTITY_FIELDS = ("reqId", "uuid", "time")
+_TRUE = {True, "true", "True", "TRUE", "1"}
+
+
+def _truthy(value: object) -> bool:
+    return value in _TRUE
+
+
+def _float(value: object) -> float | None:
+    try:
+        return float(value) if value is not None and not isinstance(value, bool) else None  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+class Api:
+    def __init__(self, settings: Settings, store: Store, directory: AppDirectory) -> None:
+        self.settings = settings
+        self.store = store
+        self.directory = directory
+
+    async def handle(self, request: RequestParams) -> tuple[int, dict[str, Any]]:
+        try:
+            return await self._dispatch(request)
+        except RequestRejected as exc:
+            return exc.status, error_envelope(exc.message)
+
+    async def _dispatch(self, request: RequestParams) -> tuple[int, dict[str, Any]]:
+        params = request.params
+        action = params.get("action")
+        if not isinstance(action, str) or not action:
+            raise RequestRejected(400, "Missing required parameter: action")
+        app, key_class = await authenticate(self.directory, params.get("appId"), params.get("clientKey"))
+        if action == "multi" and not _truthy(params.get("createJob")):
+            return 200, {"response": await self._multi(app, key_class, params)}
+        item = self._prepare(app, key_class, params, params, index=0)
+        answers = await self._run(app, [item], _float(params.get("time")))
+        return self._status(item, answers[0]), {"response": answers}
+
+    async def _multi(self, app: AppRecord, key_class: KeyClass, params: dict[str, Any]) -> list[dict[str, Any]]:
+        raw_items = self._batch_items(params)
+        limits = self.settings
+        if len(raw_items) > limits.multi_max_items:
+            raise RequestRejected(
+                403, f"Too many actions in one batch: {len(raw_items)} (the limit is {limits.multi_max_items})."
+            )
+        users = {str(it.get("userId") or it.get("deviceId")) for it in raw_items
+                 if it.get("userId") or it.get("deviceId")}
+        if len(users) > limits.multi_max_users:
+            raise RequestRejected(
+                403, f"Too many users in one batch: {len(users)} (the limit is {limits.multi_max_users})."
+            )
+        prepared = [self._prepare(app, key_class, it, params, index=i) for i, it in enumerate(raw_items)]
+        return await self._run(app, prepared, _float(params.get("time")))
+
+    def _batch_items(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        data = params.get("data")
+        if data is None:
+            raise RequestRejected(400, "Missing required parameter: data")
+        for _ in range(3):  # a JSON string of {"data": [...]} (Android) unwraps in two steps
+            if isinstance(data, str | bytes):
+                try:
+                    data = msgspec.json.decode(data)
+                except msgspec.DecodeError:
+                    raise RequestRejected(400, "Invalid value for parameter 'data': not JSON.") from None
+            elif isinstance(data, dict) and "data" in data:
+                data = data["data"]
+        if not isinstance(data, list):
+            raise RequestRejected(400, "Invalid value for parameter 'data': expected a list of actions.")
+        items: list[dict[str, Any]] = []
+        for entry in data:
+            items.append(entry if isinstance(entry, dict) else {"__invalid__": entry})
+        return items
+
+    def _prepare(
+        self, app: AppRecord, key_class: KeyClass, raw: dict[str, Any], top: dict[str, Any], *, index: int
+    ) -> Prepared:
+        prepared = self._prepare_item(app, key_class, raw, top, index)
+        req_id = raw.get("reqId") if isinstance(raw, dict) else None
+        if isinstance(req_id, str | int) and not isinstance(req_id, bool):
+            prepared.req_id = str(req_id)
+        return prepared
+
+    def _prepare_item(
+        self, app: AppRecord, key_class: KeyClass, raw: dict[str, Any], top: dict[str, Any], index: int
+    ) -> Prepared:
+        own = raw
+        if raw is not top:
+            raw = dict(raw)
+            for name in _INHERITED:
+                if raw.get(name) is None and top.get(name) is not None:
+                    raw[name] = top[name]
+        if "__invalid__" in raw:
+            return Prepared(None, answer=error_item("Each batch item must be an object of parameters."))
+        action = raw.get("action")
+        spec = ACTIONS.get(action) if isinstance(action, str) else None
+        if spec is None:
+            message = "Missing required parameter: action" if not action else f"Unknown action: '{action}'"
+            return Prepared(None, answer=error_item(message), status=400)
+        if raw is not top and action == "multi":
+            return Prepared(spec, answer=error_item("A batch item cannot itself be 'multi'."))
+        if raw.get("appId") != app.app_id:
+            return Prepared(spec, answer=error_item("All actions in a batch must be for the same app."))
+        item_key = raw.get("clientKey")
+        if raw is not top and item_key != top.get("clientKey"):
+            found = classify_key(app, item_key) if isinstance(item_key, str) else None
+            if found is None:
+                return Prepared(spec, answer=error_item(INVALID_KEY), status=403)
+            key_class = found
+        denied = permission_error(spec.key_class, key_class, _truthy(raw.get("devMode")), spec.name)
+        if denied:
+            return Prepared(spec, answer=error_item(denied), status=403)
+        if not spec.implemented:
+            return Prepared(
+                spec, answer=error_item(f"Action '{spec.name}' is not implemented by this server yet."), status=501
+            )
+        try:
+            decoded = decode(raw, spec.params)
+        except ApiError as exc:
+            return Prepared(spec, answer=error_item(exc.message), status=400)
+        return Prepared(spec, decoded, key_class, _replay_key(own, top, index) if spec.writes else None)
+
+    async def _run(self, app: AppRecord, items: list[Prepared], request_time: float | None) -> list[dict[str, Any]]:
+        now = self.settings.clock.now()
+        writable = any(it.answer is None and it.spec is not None and it.spec.writes for it in items)
+        runnable = any(it.answer is None for it in items)
+        if not runnable:
+            answers = [it.answer or error_item("Internal error.") for it in items]
+        else:
+            settings = self.settings
+
+            def work(tx: Tx) -> list[dict[str, Any]]:
+                return run_batch(tx, app, items, settings, now, request_time, writable=writable)
+
+            answers = await (self.store.write(work) if writable else self.store.read(work))
+        for raw_item, answer in zip(items, answers, strict=True):
+            if raw_item.req_id is not None:
+                answer["reqId"] = raw_item.req_id
+        return answers
+
+    @staticmethod
+    def _status(item: Prepared, answer: dict[str, Any]) -> int:
+        if answer.get("success"):
+            return 200
+        return item.status or 400
+
+
+def _replay_key(own: dict[str, Any], top: dict[str, Any], index: int) -> bytes | None:
+    """The item's identity when it carries one: its own fields, never the clientKey (keys rotate)."""
+    has_identity = any(own.get(f) is not None for f in _IDENTITY_FIELDS)
+    batch_uuid = top.get("uuid") if own is not top else None
+    if not has_identity and batch_uuid is None:
+        return None
+    identity = {k: v for k, v in own.items() if k != "clientKey" and v is not None}
+    if own.get("reqId") is None and own.get("time") is None:
+        identity["__batch__"] = [batch_uuid or own.get("uuid"), index]
+    encoded = msgspec.json.encode(identity, order="sorted")
+    return hashlib.sha256(encoded).digest()[:16]

@@ -1,0 +1,68 @@
+"""Who is calling: the app (cached briefly) and the class of the key they hold, checked per action."""
+
+from __future__ import annotations
+
+import time
+
+from openplum.errors import RequestRejected
+from openplum.services.apps import KeyClass, classify_key
+from openplum.store.base import AppRecord, Store, Tx
+
+APP_NOT_FOUND = "App not found"
+INVALID_KEY = "Invalid access key"
+DEV_MODE_REFUSED = "Development mode requested but not permitted"
+
+_TTL = 5.0
+
+
+class AppDirectory:
+    """App records by id, cached for a few seconds so authentication costs no store read per request."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: dict[str, tuple[float, AppRecord | None]] = {}
+
+    async def get(self, app_id: str) -> AppRecord | None:
+        hit = self._cache.get(app_id)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+
+        def load(tx: Tx) -> AppRecord | None:
+            return tx.get_app(app_id)
+
+        app = await self._store.read(load)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[app_id] = (now + _TTL, app)
+        return app
+
+    def forget(self, app_id: str) -> None:
+        self._cache.pop(app_id, None)
+
+
+async def authenticate(directory: AppDirectory, app_id: object, client_key: object) -> tuple[AppRecord, KeyClass]:
+    if not isinstance(app_id, str) or not app_id:
+        raise RequestRejected(400, "Missing required parameter: appId")
+    if not isinstance(client_key, str) or not client_key:
+        raise RequestRejected(400, "Missing required parameter: clientKey")
+    app = await directory.get(app_id)
+    if app is None:
+        raise RequestRejected(403, APP_NOT_FOUND)
+    key_class = classify_key(app, client_key)
+    if key_class is None:
+        raise RequestRejected(403, INVALID_KEY)
+    return app, key_class
+
+
+def permission_error(required: KeyClass, given: KeyClass, dev_mode: bool, action: str) -> str | None:
+    """Why ``given`` may not call an action needing ``required`` (None when it may).
+
+    The development key may call production actions (SDKs in development mode do, API.md §2.3); a production
+    key asking for development mode is refused with the message Android recognises.
+    """
+    if dev_mode and given is KeyClass.PRODUCTION:
+        return DEV_MODE_REFUSED
+    if given is required or (required is KeyClass.PRODUCTION and given is KeyClass.DEVELOPMENT):
+        return None
+    return f"{INVALID_KEY}: action '{action}' requires the {required.label} key"

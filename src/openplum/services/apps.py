@@ -1,0 +1,113 @@
+"""Apps and their four key classes: creation, lookup and constant-time key classification."""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import re
+import secrets
+
+from openplum.store.base import AppRecord, Tx
+
+__all__ = ["AppExists", "AppRecord", "InvalidAppInput", "KeyClass", "classify_key", "create_app", "new_app"]
+
+
+class KeyClass(enum.Enum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+    DATA_EXPORT = "dataExport"
+    CONTENT_READ_ONLY = "contentReadOnly"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    KeyClass.PRODUCTION: "production",
+    KeyClass.DEVELOPMENT: "development",
+    KeyClass.DATA_EXPORT: "data export",
+    KeyClass.CONTENT_READ_ONLY: "content read-only",
+}
+_PREFIXES = {
+    KeyClass.PRODUCTION: "prod_",
+    KeyClass.DEVELOPMENT: "dev_",
+    KeyClass.DATA_EXPORT: "exp_",
+    KeyClass.CONTENT_READ_ONLY: "cro_",
+}
+_TOKEN = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+
+
+class AppExists(Exception):
+    pass
+
+
+class InvalidAppInput(ValueError):
+    pass
+
+
+def generate_key(cls: KeyClass) -> str:
+    return _PREFIXES[cls] + secrets.token_urlsafe(32)
+
+
+def generate_app_id() -> str:
+    return "app_" + secrets.token_urlsafe(24).replace("-", "x").replace("_", "y")
+
+
+def keys_of(app: AppRecord) -> dict[KeyClass, str]:
+    return {
+        KeyClass.PRODUCTION: app.production_key,
+        KeyClass.DEVELOPMENT: app.development_key,
+        KeyClass.DATA_EXPORT: app.data_export_key,
+        KeyClass.CONTENT_READ_ONLY: app.content_read_only_key,
+    }
+
+
+def classify_key(app: AppRecord, client_key: str) -> KeyClass | None:
+    """Which class ``client_key`` belongs to; every key is compared, each in constant time."""
+    given = client_key.encode()
+    found: KeyClass | None = None
+    for cls, key in keys_of(app).items():
+        if hmac.compare_digest(given, key.encode()):
+            found = cls
+    return found
+
+
+def describe(app: AppRecord) -> dict[str, object]:
+    """The public JSON shape of an app, as the CLI prints it."""
+    return {"appId": app.app_id, "name": app.name, "keys": {c.value: k for c, k in keys_of(app).items()}}
+
+
+def new_app(
+    name: str,
+    now: float,
+    app_id: str | None = None,
+    keys: dict[KeyClass, str | None] | None = None,
+) -> AppRecord:
+    if not name.strip():
+        raise InvalidAppInput("name must not be empty")
+    app_id = app_id or generate_app_id()
+    if not _TOKEN.match(app_id):
+        raise InvalidAppInput("app id must be 1-200 characters of letters, digits, '_', '-' or '.'")
+    chosen = {cls: (keys or {}).get(cls) or generate_key(cls) for cls in KeyClass}
+    for cls, key in chosen.items():
+        if not _TOKEN.match(key):
+            raise InvalidAppInput(f"{cls.label} key must be 1-200 characters of letters, digits, '_', '-' or '.'")
+    if len(set(chosen.values())) != len(chosen):
+        raise InvalidAppInput("the four keys must be different from each other")
+    return AppRecord(
+        app_id=app_id,
+        name=name,
+        production_key=chosen[KeyClass.PRODUCTION],
+        development_key=chosen[KeyClass.DEVELOPMENT],
+        data_export_key=chosen[KeyClass.DATA_EXPORT],
+        content_read_only_key=chosen[KeyClass.CONTENT_READ_ONLY],
+        created=now,
+    )
+
+
+def create_app(tx: Tx, app: AppRecord) -> AppRecord:
+    if tx.get_app(app.app_id) is not None:
+        raise AppExists(f"an app with id {app.app_id!r} already exists")
+    tx.insert_app(app)
+    return app

@@ -1,0 +1,94 @@
+"""The one settings object, typed, read once at start-up from the environment (``OPENPLUM_*``) and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from openplum.clock import Clock, SystemClock
+
+_MB = 1024 * 1024
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("openplum-data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    # Request limits (bytes / counts). Uploads get their own, larger, body limit.
+    max_body_bytes: int = 10 * _MB
+    max_upload_bytes: int = 50 * _MB
+    max_params: int = 1000
+    multi_max_items: int = 10_000
+    multi_max_users: int = 50
+    # Write path: how many write jobs may wait for the writer before new ones are shed with 503.
+    writer_queue_limit: int = 2000
+    sqlite_synchronous: str = "FULL"
+    # Sessions (API.md §4): 2 h without activity, 30 min after a pause.
+    session_timeout: float = 2 * 3600.0
+    pause_timeout: float = 30 * 60.0
+    session_sweep_interval: float = 30.0
+    # How long replay keys are remembered (SDK offline queues are replayed for days at most).
+    dedupe_retention: float = 14 * 86400.0
+    run_workers: bool = True
+    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "openplum.db"
+
+    @property
+    def backend(self) -> str:
+        return "postgres" if self.database_url else "sqlite"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    url = env.get("OPENPLUM_DATABASE_URL") or None
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise SystemExit("OPENPLUM_DATABASE_URL must be a postgresql:// URL (leave it unset for SQLite)")
+    sync = env.get("OPENPLUM_SQLITE_SYNCHRONOUS", "FULL").upper()
+    if sync not in {"FULL", "NORMAL", "EXTRA"}:
+        raise SystemExit("OPENPLUM_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
+    return Settings(
+        data_dir=Path(env.get("OPENPLUM_DATA_DIR") or "openplum-data"),
+        database_url=url,
+        max_body_bytes=_env_int(env, "OPENPLUM_MAX_BODY_BYTES", 10 * _MB),
+        max_upload_bytes=_env_int(env, "OPENPLUM_MAX_UPLOAD_BYTES", 50 * _MB),
+        max_params=_env_int(env, "OPENPLUM_MAX_PARAMS", 1000),
+        multi_max_items=_env_int(env, "OPENPLUM_MULTI_MAX_ITEMS", 10_000),
+        multi_max_users=_env_int(env, "OPENPLUM_MULTI_MAX_USERS", 50),
+        writer_queue_limit=_env_int(env, "OPENPLUM_WRITER_QUEUE_LIMIT", 2000),
+        sqlite_synchronous=sync,
+        session_timeout=_env_float(env, "OPENPLUM_SESSION_TIMEOUT", 2 * 3600.0),
+        pause_timeout=_env_float(env, "OPENPLUM_PAUSE_TIMEOUT", 30 * 60.0),
+        session_sweep_interval=_env_float(env, "OPENPLUM_SESSION_SWEEP_INTERVAL", 30.0),
+        dedupe_retention=_env_float(env, "OPENPLUM_DEDUPE_RETENTION", 14 * 86400.0),
+    )

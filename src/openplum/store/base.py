@@ -1,0 +1,132 @@
+"""The store protocol: what the services may ask of persistence, in domain terms, never in SQL.
+
+A ``Tx`` is one transaction's view. ``Store.write`` runs a function inside the shared writer transaction
+(group commit: many requests per commit, each isolated by a savepoint); ``Store.read`` runs one on a read
+connection. Functions passed to either are synchronous and run off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    app_id: str
+    name: str
+    production_key: str
+    development_key: str
+    data_export_key: str
+    content_read_only_key: str
+    created: float
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One tracked event (or message impression) as stored; ``params`` is JSON bytes or None."""
+
+    event_id: int
+    user_id: str
+    device_id: str | None
+    session_id: int | None
+    state_id: int | None
+    name: str
+    time: float
+    received: float
+    value: float
+    currency: str | None
+    info: str | None
+    params: bytes | None
+    message_id: str | None
+    dev_mode: bool
+
+
+@dataclass(frozen=True)
+class StateRow:
+    state_id: int
+    user_id: str
+    device_id: str | None
+    session_id: int | None
+    name: str
+    time: float
+    info: str | None
+    params: bytes | None
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    session_id: int
+    user_id: str
+    device_id: str | None
+    started: float
+    last_activity: float
+    ended: float | None
+    duration: float | None
+    end_reason: str | None
+    dev_mode: bool
+    info: bytes
+    """JSON: device and location snapshot, prior lifetime counts, client and SDK."""
+
+
+@dataclass(frozen=True)
+class OpenSessionRef:
+    """An open session the timeout sweeper should look at."""
+
+    session_id: int
+    user_id: str
+    device_id: str | None
+
+
+class Tx(Protocol):
+    # apps
+    def insert_app(self, app: AppRecord) -> None: ...
+    def get_app(self, app_id: str) -> AppRecord | None: ...
+    def list_apps(self) -> list[AppRecord]: ...
+
+    # profiles: one JSON document per (app, user)
+    def load_profiles(self, app_id: str, user_ids: Sequence[str]) -> dict[str, bytes]: ...
+    def save_profiles(self, app_id: str, docs: Iterable[tuple[str, bytes, float]]) -> None: ...
+    def delete_profile(self, app_id: str, user_id: str) -> None: ...
+
+    # devices: which user a device last belonged to
+    def device_users(self, app_id: str, device_ids: Sequence[str]) -> dict[str, str]: ...
+    def set_device_users(self, app_id: str, pairs: Iterable[tuple[str, str]]) -> None: ...
+    def delete_devices_of(self, app_id: str, user_id: str) -> None: ...
+
+    # behaviour history
+    def insert_events(self, app_id: str, rows: Sequence[EventRow]) -> None: ...
+    def insert_states(self, app_id: str, rows: Sequence[StateRow]) -> None: ...
+    def set_state_durations(self, app_id: str, durations: Iterable[tuple[int, float]]) -> None: ...
+    def upsert_sessions(self, app_id: str, rows: Sequence[SessionRow]) -> None: ...
+    def touch_sessions(self, app_id: str, touches: Iterable[tuple[int, float]]) -> None: ...
+    def stale_sessions(self, active_before: float, limit: int) -> list[tuple[str, OpenSessionRef]]: ...
+    def reassign_user(self, app_id: str, from_user: str, to_user: str) -> None: ...
+    def erase_history(self, app_id: str, user_id: str) -> None: ...
+    def count_events(self, app_id: str, user_id: str) -> int: ...
+    def count_sessions(self, app_id: str, user_id: str) -> int: ...
+
+    # effectively-once ingestion
+    def claim_keys(self, app_id: str, keys: Sequence[bytes], now: float) -> set[bytes]:
+        """Record ``keys``; return those that were already recorded (replays)."""
+        ...
+
+    def forget_keys(self, seen_before: float) -> int: ...
+
+    # health
+    def ping(self) -> None: ...
+
+
+class Store(Protocol):
+    backend: str
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def write(self, fn: Callable[[Tx], T]) -> T: ...
+    async def read(self, fn: Callable[[Tx], T]) -> T: ...
+    def run(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` in its own transaction, synchronously (CLI and start-up)."""
+        ...

@@ -1,0 +1,31 @@
+"""Versioned migrations (yoyo), one directory of SQL files per backend, applied in order and recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from yoyo import get_backend, read_migrations
+
+_HERE = Path(__file__).parent / "migrations"
+
+
+def _yoyo_url(backend: str, target: str) -> str:
+    if backend == "sqlite":
+        return "sqlite:///" + str(Path(target).resolve())
+    parts = urlsplit(target)
+    query = dict(parse_qsl(parts.query))
+    schema = query.pop("schema", None)
+    if schema:
+        query["schema"] = schema
+    return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, urlencode(query), ""))
+
+
+def apply_migrations(backend: str, target: str) -> list[str]:
+    """Apply pending migrations to the SQLite file or PostgreSQL URL ``target``; return the ids applied."""
+    yoyo = get_backend(_yoyo_url(backend, target))
+    migrations = read_migrations(str(_HERE / backend))
+    with yoyo.lock():
+        pending = yoyo.to_apply(migrations)
+        yoyo.apply_migrations(pending)
+    return [m.id for m in pending]

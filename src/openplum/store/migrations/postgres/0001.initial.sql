@@ -1,0 +1,87 @@
+-- The foundation schema: apps, profiles, device index, behaviour history, replay keys.
+CREATE TABLE apps (
+    app_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    production_key TEXT NOT NULL,
+    development_key TEXT NOT NULL,
+    data_export_key TEXT NOT NULL,
+    content_read_only_key TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE profiles (
+    app_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    doc BYTEA NOT NULL,
+    updated DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (app_id, user_id)
+);
+
+CREATE TABLE devices (
+    app_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (app_id, device_id)
+);
+CREATE INDEX devices_by_user ON devices (app_id, user_id);
+
+CREATE TABLE sessions (
+    app_id TEXT NOT NULL,
+    session_id BIGINT NOT NULL,
+    user_id TEXT NOT NULL,
+    device_id TEXT,
+    started DOUBLE PRECISION NOT NULL,
+    last_activity DOUBLE PRECISION NOT NULL,
+    ended DOUBLE PRECISION,
+    duration DOUBLE PRECISION,
+    end_reason TEXT,
+    dev_mode BOOLEAN NOT NULL DEFAULT FALSE,
+    info BYTEA NOT NULL,
+    PRIMARY KEY (app_id, session_id)
+);
+CREATE INDEX sessions_by_user ON sessions (app_id, user_id);
+CREATE INDEX sessions_open ON sessions (last_activity) WHERE ended IS NULL;
+
+CREATE TABLE states (
+    app_id TEXT NOT NULL,
+    state_id BIGINT NOT NULL,
+    user_id TEXT NOT NULL,
+    device_id TEXT,
+    session_id BIGINT,
+    name TEXT NOT NULL,
+    time DOUBLE PRECISION NOT NULL,
+    duration DOUBLE PRECISION,
+    info TEXT,
+    params BYTEA,
+    PRIMARY KEY (app_id, state_id)
+);
+CREATE INDEX states_by_user ON states (app_id, user_id);
+
+CREATE TABLE events (
+    app_id TEXT NOT NULL,
+    event_id BIGINT NOT NULL,
+    user_id TEXT NOT NULL,
+    device_id TEXT,
+    session_id BIGINT,
+    state_id BIGINT,
+    name TEXT NOT NULL,
+    time DOUBLE PRECISION NOT NULL,
+    received DOUBLE PRECISION NOT NULL,
+    value DOUBLE PRECISION NOT NULL DEFAULT 0,
+    currency TEXT,
+    info TEXT,
+    params BYTEA,
+    message_id TEXT,
+    dev_mode BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (app_id, event_id)
+);
+CREATE INDEX events_by_user ON events (app_id, user_id);
+CREATE INDEX events_by_received ON events (app_id, received);
+
+CREATE TABLE ingest_keys (
+    app_id TEXT NOT NULL,
+    key BYTEA NOT NULL,
+    seen DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (app_id, key)
+);
+CREATE INDEX ingest_keys_by_seen ON ingest_keys (seen);

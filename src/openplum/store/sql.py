@@ -1,0 +1,213 @@
+"""The SQL both backends share, written once with ``?`` placeholders; PostgreSQL's driver gets ``%s``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from openplum.store.base import AppRecord, EventRow, OpenSessionRef, SessionRow, StateRow
+
+_CHUNK = 400
+
+
+class Cursor(Protocol):
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+
+
+def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+class SqlTx:
+    """Implements ``store.base.Tx`` over a DB-API connection already inside a transaction."""
+
+    def __init__(self, conn: Any, *, pyformat: bool) -> None:
+        self._conn = conn
+        self._pyformat = pyformat
+        self._cache: dict[str, str] = {}
+
+    # -- plumbing --------------------------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        if not self._pyformat:
+            return sql
+        out = self._cache.get(sql)
+        if out is None:
+            out = self._cache[sql] = sql.replace("?", "%s")
+        return out
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(self._sql(sql), params)
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        cur = self._conn.cursor()
+        try:
+            cur.executemany(self._sql(sql), rows)
+        finally:
+            cur.close()
+
+    def ping(self) -> None:
+        self._exec("SELECT 1").fetchone()
+
+    # -- apps ------------------------------------------------------------------------------------------
+    _APP_COLS = (
+        "app_id, name, production_key, development_key, data_export_key, content_read_only_key, created"
+    )
+
+    def insert_app(self, app: AppRecord) -> None:
+        self._exec(
+            f"INSERT INTO apps ({self._APP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (app.app_id, app.name, app.production_key, app.development_key, app.data_export_key,
+             app.content_read_only_key, app.created),
+        )
+
+    def get_app(self, app_id: str) -> AppRecord | None:
+        row = self._exec(f"SELECT {self._APP_COLS} FROM apps WHERE app_id = ?", (app_id,)).fetchone()
+        return AppRecord(*row) if row else None
+
+    def list_apps(self) -> list[AppRecord]:
+        rows = self._exec(f"SELECT {self._APP_COLS} FROM apps ORDER BY created, app_id").fetchall()
+        return [AppRecord(*r) for r in rows]
+
+    # -- profiles --------------------------------------------------------------------------------------
+    def load_profiles(self, app_id: str, user_ids: Sequence[str]) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for chunk in _chunks(list(dict.fromkeys(user_ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._exec(
+                f"SELECT user_id, doc FROM profiles WHERE app_id = ? AND user_id IN ({marks})",
+                (app_id, *chunk),
+            ).fetchall()
+            out.update((u, bytes(d)) for u, d in rows)
+        return out
+
+    def save_profiles(self, app_id: str, docs: Iterable[tuple[str, bytes, float]]) -> None:
+        self._many(
+            "INSERT INTO profiles (app_id, user_id, doc, updated) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (app_id, user_id) DO UPDATE SET doc = excluded.doc, updated = excluded.updated",
+            [(app_id, u, d, t) for u, d, t in docs],
+        )
+
+    def delete_profile(self, app_id: str, user_id: str) -> None:
+        self._exec("DELETE FROM profiles WHERE app_id = ? AND user_id = ?", (app_id, user_id))
+
+    # -- devices ---------------------------------------------------------------------------------------
+    def device_users(self, app_id: str, device_ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(device_ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._exec(
+                f"SELECT device_id, user_id FROM devices WHERE app_id = ? AND device_id IN ({marks})",
+                (app_id, *chunk),
+            ).fetchall()
+            out.update((d, u) for d, u in rows)
+        return out
+
+    def set_device_users(self, app_id: str, pairs: Iterable[tuple[str, str]]) -> None:
+        self._many(
+            "INSERT INTO devices (app_id, device_id, user_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (app_id, device_id) DO UPDATE SET user_id = excluded.user_id",
+            [(app_id, d, u) for d, u in pairs],
+        )
+
+    def delete_devices_of(self, app_id: str, user_id: str) -> None:
+        self._exec("DELETE FROM devices WHERE app_id = ? AND user_id = ?", (app_id, user_id))
+
+    # -- behaviour history -----------------------------------------------------------------------------
+    def insert_events(self, app_id: str, rows: Sequence[EventRow]) -> None:
+        self._many(
+            "INSERT INTO events (app_id, event_id, user_id, device_id, session_id, state_id, name, time, "
+            "received, value, currency, info, params, message_id, dev_mode) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(app_id, r.event_id, r.user_id, r.device_id, r.session_id, r.state_id, r.name, r.time,
+              r.received, r.value, r.currency, r.info, r.params, r.message_id, r.dev_mode) for r in rows],
+        )
+
+    def insert_states(self, app_id: str, rows: Sequence[StateRow]) -> None:
+        self._many(
+            "INSERT INTO states (app_id, state_id, user_id, device_id, session_id, name, time, info, params) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(app_id, r.state_id, r.user_id, r.device_id, r.session_id, r.name, r.time, r.info, r.params)
+             for r in rows],
+        )
+
+    def set_state_durations(self, app_id: str, durations: Iterable[tuple[int, float]]) -> None:
+        self._many(
+            "UPDATE states SET duration = ? WHERE app_id = ? AND state_id = ?",
+            [(d, app_id, s) for s, d in durations],
+        )
+
+    def upsert_sessions(self, app_id: str, rows: Sequence[SessionRow]) -> None:
+        self._many(
+            "INSERT INTO sessions (app_id, session_id, user_id, device_id, started, last_activity, ended, "
+            "duration, end_reason, dev_mode, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (app_id, session_id) DO UPDATE SET user_id = excluded.user_id, "
+            "last_activity = excluded.last_activity, ended = excluded.ended, duration = excluded.duration, "
+            "end_reason = excluded.end_reason, info = excluded.info",
+            [(app_id, r.session_id, r.user_id, r.device_id, r.started, r.last_activity, r.ended,
+              r.duration, r.end_reason, r.dev_mode, r.info) for r in rows],
+        )
+
+    def touch_sessions(self, app_id: str, touches: Iterable[tuple[int, float]]) -> None:
+        self._many(
+            "UPDATE sessions SET last_activity = ? WHERE app_id = ? AND session_id = ? AND ended IS NULL",
+            [(t, app_id, s) for s, t in touches],
+        )
+
+    def stale_sessions(self, active_before: float, limit: int) -> list[tuple[str, OpenSessionRef]]:
+        rows = self._exec(
+            "SELECT app_id, session_id, user_id, device_id FROM sessions "
+            "WHERE ended IS NULL AND last_activity < ? ORDER BY last_activity LIMIT ?",
+            (active_before, limit),
+        ).fetchall()
+        return [(a, OpenSessionRef(s, u, d)) for a, s, u, d in rows]
+
+    def reassign_user(self, app_id: str, from_user: str, to_user: str) -> None:
+        for table in ("events", "states", "sessions", "devices"):
+            self._exec(
+                f"UPDATE {table} SET user_id = ? WHERE app_id = ? AND user_id = ?",
+                (to_user, app_id, from_user),
+            )
+
+    def erase_history(self, app_id: str, user_id: str) -> None:
+        for table in ("events", "states", "sessions"):
+            self._exec(f"DELETE FROM {table} WHERE app_id = ? AND user_id = ?", (app_id, user_id))
+
+    def count_events(self, app_id: str, user_id: str) -> int:
+        row = self._exec(
+            "SELECT COUNT(*) FROM events WHERE app_id = ? AND user_id = ?", (app_id, user_id)
+        ).fetchone()
+        return int(row[0])
+
+    def count_sessions(self, app_id: str, user_id: str) -> int:
+        row = self._exec(
+            "SELECT COUNT(*) FROM sessions WHERE app_id = ? AND user_id = ?", (app_id, user_id)
+        ).fetchone()
+        return int(row[0])
+
+    # -- replay keys -----------------------------------------------------------------------------------
+    def claim_keys(self, app_id: str, keys: Sequence[bytes], now: float) -> set[bytes]:
+        fresh: set[bytes] = set()
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            values = ",".join("(?, ?, ?)" for _ in chunk)
+            args: list[Any] = []
+            for k in chunk:
+                args += (app_id, k, now)
+            rows = self._exec(
+                f"INSERT INTO ingest_keys (app_id, key, seen) VALUES {values} "
+                "ON CONFLICT (app_id, key) DO NOTHING RETURNING key",
+                args,
+            ).fetchall()
+            fresh.update(bytes(r[0]) for r in rows)
+        return {k for k in keys if k not in fresh}
+
+    def forget_keys(self, seen_before: float) -> int:
+        cur = self._exec("DELETE FROM ingest_keys WHERE seen < ?", (seen_before,))
+        return int(cur.rowcount or 0)

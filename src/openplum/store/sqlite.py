@@ -1,0 +1,92 @@
+"""The embedded store: one SQLite file in WAL mode, one writer thread, read connections per reader thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from openplum.store.migrate import apply_migrations
+from openplum.store.sql import SqlTx
+from openplum.store.writer import GroupCommitWriter
+
+T = TypeVar("T")
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+
+
+class SqliteStore:
+    backend = "sqlite"
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL", writer_queue_limit: int = 2000,
+                 readers: int = 4) -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._writer = GroupCommitWriter(
+            connect=self._connect, begin=_begin, make_tx=self._tx, queue_limit=writer_queue_limit,
+            name="openplum-sqlite-writer",
+        )
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="openplum-sqlite-reader")
+        self._local = threading.local()
+
+    def migrate(self) -> list[str]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:  # WAL is a property of the file: set it before yoyo connects
+            conn.execute("PRAGMA journal_mode=WAL")
+        return apply_migrations("sqlite", str(self.path))
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @staticmethod
+    def _tx(conn: Any) -> SqlTx:
+        return SqlTx(conn, pyformat=False)
+
+    async def start(self) -> None:
+        self.migrate()
+        self._writer.start()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._writer.stop)
+        self._readers.shutdown(wait=True)
+
+    async def write(self, fn: Callable[[Any], T]) -> T:
+        return await self._writer.submit(fn)
+
+    async def read(self, fn: Callable[[Any], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._read, fn)
+
+    def _read(self, fn: Callable[[Any], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        conn.execute("BEGIN")
+        try:
+            return fn(self._tx(conn))
+        finally:
+            conn.execute("ROLLBACK")
+
+    def run(self, fn: Callable[[Any], T]) -> T:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(self._tx(conn))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        finally:
+            conn.close()
