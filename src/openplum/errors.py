@@ -10,9 +10,11 @@ from __future__ import annotations
 class ApiError(Exception):
     """One action failed: answered as ``{"success": false, "error": {"message": ...}}`` inside the batch."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
+        """The HTTP status when this action was the whole request (inside a batch the status is 200)."""
 
 
 class RequestRejected(Exception):

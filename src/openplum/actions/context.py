@@ -31,6 +31,11 @@ class ActionContext:
     request_time: float | None
     """The batch's top-level ``time`` (client clock when the request was sent), for skew correction."""
     replayed: bool = False
+    create_default: bool = False
+    """Whether the action creates unknown users when the caller sends no ``createDisposition`` (§3.2)."""
+
+    def creates(self, disposition: str | None) -> bool:
+        return self.create_default if disposition is None else disposition == "CreateIfNeeded"
 
 
 Handler = Callable[[ActionContext, Any], Reply]

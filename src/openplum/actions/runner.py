@@ -47,33 +47,44 @@ def reply_item(reply: Reply) -> dict[str, Any]:
     return item
 
 
+Answer = tuple[dict[str, Any], int]
+
+
 def run_batch(
     tx: Tx, app: AppRecord, items: list[Prepared], settings: Settings, now: float,
     request_time: float | None, *, writable: bool,
-) -> list[dict[str, Any]]:
+) -> list[Answer]:
+    """Run ``items`` in order; each answer comes with the HTTP status it would have alone."""
     unit = Unit(tx, app.app_id, now, writable=writable)
+    unit.prefetch(str(u) for it in items if it.answer is None for u in (_user_of(it.params),) if u)
     replays = _replays(tx, app, items, now) if writable else set()
-    answers: list[dict[str, Any]] = []
+    answers: list[Answer] = []
     for index, item in enumerate(items):
         if item.answer is not None or item.spec is None or item.key_class is None:
-            answers.append(item.answer or error_item("Internal error: item was not prepared."))
+            answers.append((item.answer or error_item("Internal error: item was not prepared."), item.status or 400))
             continue
         replayed = index in replays
         if replayed and not item.spec.answers_replays:
-            answers.append({"success": True})
+            answers.append(({"success": True}, 200))
             continue
-        ctx = ActionContext(app, unit, settings, item.key_class, now, request_time, replayed)
+        ctx = ActionContext(app, unit, settings, item.key_class, now, request_time, replayed,
+                            create_default=item.spec.create_disposition == "CreateIfNeeded")
         answers.append(_run_one(ctx, item))
     unit.flush()
     return answers
 
 
-def _run_one(ctx: ActionContext, item: Prepared) -> dict[str, Any]:
-    assert item.spec is not None and item.spec.handler is not None
+def _user_of(params: Any) -> str | None:
+    return getattr(params, "user_id", None)
+
+
+def _run_one(ctx: ActionContext, item: Prepared) -> Answer:
+    assert item.spec is not None
+    assert item.spec.handler is not None
     try:
-        return reply_item(item.spec.handler(ctx, item.params))
+        return reply_item(item.spec.handler(ctx, item.params)), 200
     except ApiError as exc:
-        return error_item(exc.message)
+        return error_item(exc.message), exc.status
 
 
 def _replays(tx: Tx, app: AppRecord, items: list[Prepared], now: float) -> set[int]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openplum.actions import meta
+from openplum.actions import content, meta, profiles, sessions, tracking, users
 from openplum.actions.context import Handler
+from openplum.actions.device_params import DeviceParams
 from openplum.actions.params import Common, CreateDisposition, NoParams
 from openplum.services.apps import KeyClass
 
@@ -40,25 +41,35 @@ class ActionSpec:
 
 _SPECS: list[ActionSpec] = [
     # Sessions and behaviour (§6.1)
-    ActionSpec("start", P, "Start a session; returns the user's content", create_disposition="CreateIfNeeded"),
-    ActionSpec("stop", P, "End the session", create_disposition="CreateNever"),
-    ActionSpec("pauseSession", P, "Pause the session", create_disposition="CreateNever"),
-    ActionSpec("resumeSession", P, "Resume a paused or background session", create_disposition="CreateNever"),
-    ActionSpec("heartbeat", P, "Keep the session alive", create_disposition="CreateNever"),
-    ActionSpec("track", P, "Track an event or a message interaction", create_disposition="CreateIfNeeded"),
-    ActionSpec("advance", P, "Enter a state, leaving the current one", create_disposition="CreateNever"),
-    ActionSpec("pauseState", P, "Pause the current state", create_disposition="CreateNever"),
-    ActionSpec("resumeState", P, "Resume the current state", create_disposition="CreateNever"),
+    ActionSpec("start", P, "Start a session; returns the user's content", sessions.StartParams, sessions.start,
+               "CreateIfNeeded", writes=True, answers_replays=True),
+    ActionSpec("stop", P, "End the session", NoParams, sessions.stop, "CreateNever", writes=True),
+    ActionSpec("pauseSession", P, "Pause the session", NoParams, sessions.pause_session, "CreateNever", writes=True),
+    ActionSpec("resumeSession", P, "Resume a paused or background session", NoParams, sessions.resume_session,
+               "CreateNever", writes=True),
+    ActionSpec("heartbeat", P, "Keep the session alive", NoParams, sessions.heartbeat, "CreateNever", writes=True),
+    ActionSpec("track", P, "Track an event or a message interaction", tracking.TrackParams, tracking.track,
+               "CreateIfNeeded", writes=True),
+    ActionSpec("advance", P, "Enter a state, leaving the current one", tracking.AdvanceParams, tracking.advance,
+               "CreateNever", writes=True),
+    ActionSpec("pauseState", P, "Pause the current state", NoParams, tracking.pause_state, "CreateNever", writes=True),
+    ActionSpec("resumeState", P, "Resume the current state", NoParams, tracking.resume_state, "CreateNever",
+               writes=True),
     # User information (§6.2)
     ActionSpec("setUserAttributes", P, "Set user attributes, change the user id, import history",
-               create_disposition="CreateIfNeeded"),
-    ActionSpec("setDeviceAttributes", P, "Set device attributes and push tokens",
-               create_disposition="CreateIfNeeded"),
-    ActionSpec("setTrafficSourceInfo", P, "Record the user's traffic source", create_disposition="CreateIfNeeded"),
-    ActionSpec("registerDevice", D, "Register a test device"),
-    ActionSpec("deleteUser", D, "Delete a user (optionally erasing all history)"),
-    ActionSpec("block", P, "Stop collecting data for a user and erase it"),
-    ActionSpec("unblock", D, "Resume collecting data for a blocked user"),
+               users.SetUserAttributesParams, users.set_user_attributes, "CreateIfNeeded", writes=True),
+    ActionSpec("setDeviceAttributes", P, "Set device attributes and push tokens", DeviceParams,
+               users.set_device_attributes, "CreateIfNeeded", writes=True),
+    ActionSpec("setTrafficSourceInfo", P, "Record the user's traffic source", users.TrafficSourceParams,
+               users.set_traffic_source_info, "CreateIfNeeded", writes=True),
+    ActionSpec("registerDevice", D, "Register a test device", users.RegisterDeviceParams, users.register_device,
+               writes=True),
+    ActionSpec("deleteUser", D, "Delete a user (optionally erasing all history)", users.DeleteUserParams,
+               users.delete_user, "CreateNever", writes=True),
+    ActionSpec("block", P, "Stop collecting data for a user and erase it", NoParams, users.block, "CreateNever",
+               writes=True),
+    ActionSpec("unblock", D, "Resume collecting data for a blocked user", NoParams, users.unblock, "CreateNever",
+               writes=True),
     # Messages (§6.3)
     ActionSpec("getMessage", C, "Read one message"),
     ActionSpec("getMessages", C, "List messages"),
@@ -73,7 +84,8 @@ _SPECS: list[ActionSpec] = [
     ActionSpec("getAbTests", C, "List A/B tests"),
     ActionSpec("getVariant", C, "Read one A/B test variant"),
     # Variables and files (§6.5)
-    ActionSpec("getVars", P, "Read the user's variables and variants", create_disposition="CreateNever"),
+    ActionSpec("getVars", P, "Read the user's variables and variants", content.GetVarsParams, content.get_vars,
+               "CreateNever"),
     ActionSpec("setVars", D, "Define the app's variables (defaults in code)"),
     ActionSpec("deleteVars", D, "Delete variables"),
     ActionSpec("downloadFile", P, "Redirect to a file"),
@@ -85,7 +97,7 @@ _SPECS: list[ActionSpec] = [
     # Export (§6.7)
     ActionSpec("exportData", X, "Export raw sessions (job)"),
     ActionSpec("exportReport", X, "Export a report (job)"),
-    ActionSpec("exportUser", X, "Read one user's profile"),
+    ActionSpec("exportUser", X, "Read one user's profile", NoParams, profiles.export_user, "CreateNever"),
     ActionSpec("exportUsers", X, "Export users (job)"),
     ActionSpec("getExportResults", X, "Poll an export job"),
     # Import (§6.8); the JSON form of multi is handled by the transport itself
@@ -97,8 +109,10 @@ _SPECS: list[ActionSpec] = [
     ActionSpec("deleteNewsfeedMessage", P, "Delete an inbox message"),
     ActionSpec("getMigrateState", P, "SDK migration state (always pure Leanplum)", handler=meta.get_migrate_state),
     ActionSpec("log", P, "SDK remote log (accepted, not stored)", params=meta.LogParams, handler=meta.log),
-    ActionSpec("restart", P, "Alias of start used by old Android SDKs", create_disposition="CreateIfNeeded"),
-    ActionSpec("trackGeofence", P, "Track a geofence event", create_disposition="CreateIfNeeded"),
+    ActionSpec("restart", P, "Alias of start used by old Android SDKs", sessions.StartParams, sessions.start,
+               "CreateIfNeeded", writes=True, answers_replays=True),
+    ActionSpec("trackGeofence", P, "Track a geofence event", tracking.TrackParams, tracking.track, "CreateIfNeeded",
+               writes=True),
 ]
 
 ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in _SPECS}

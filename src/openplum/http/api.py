@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from openplum.actions.params import decode
-from openplum.actions.runner import Prepared, error_item, run_batch
+from openplum.actions.runner import Answer, Prepared, error_item, run_batch
 from openplum.actions.table import ACTIONS
 from openplum.errors import ApiError, RequestRejected
 from openplum.http.auth import INVALID_KEY, AppDirectory, authenticate, permission_error
@@ -64,8 +64,8 @@ class Api:
         if action == "multi" and not _truthy(params.get("createJob")):
             return 200, {"response": await self._multi(app, key_class, params)}
         item = self._prepare(app, key_class, params, params, index=0)
-        answers = await self._run(app, [item], _float(params.get("time")))
-        return self._status(item, answers[0]), {"response": answers}
+        (answer, status), = await self._run(app, [item], None)
+        return status, {"response": [answer]}
 
     async def _multi(self, app: AppRecord, key_class: KeyClass, params: dict[str, Any]) -> list[dict[str, Any]]:
         raw_items = self._batch_items(params)
@@ -81,7 +81,7 @@ class Api:
                 403, f"Too many users in one batch: {len(users)} (the limit is {limits.multi_max_users})."
             )
         prepared = [self._prepare(app, key_class, it, params, index=i) for i, it in enumerate(raw_items)]
-        return await self._run(app, prepared, _float(params.get("time")))
+        return [answer for answer, _ in await self._run(app, prepared, _float(params.get("time")))]
 
     def _batch_items(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         data = params.get("data")
@@ -150,29 +150,23 @@ class Api:
             return Prepared(spec, answer=error_item(exc.message), status=400)
         return Prepared(spec, decoded, key_class, _replay_key(own, top, index) if spec.writes else None)
 
-    async def _run(self, app: AppRecord, items: list[Prepared], request_time: float | None) -> list[dict[str, Any]]:
+    async def _run(self, app: AppRecord, items: list[Prepared], request_time: float | None) -> list[Answer]:
+        """Run the items (in the write transaction when any of them writes); answers keep the items' order."""
         now = self.settings.clock.now()
         writable = any(it.answer is None and it.spec is not None and it.spec.writes for it in items)
-        runnable = any(it.answer is None for it in items)
-        if not runnable:
-            answers = [it.answer or error_item("Internal error.") for it in items]
+        if not any(it.answer is None for it in items):
+            answers = [(it.answer or error_item("Internal error."), it.status or 400) for it in items]
         else:
             settings = self.settings
 
-            def work(tx: Tx) -> list[dict[str, Any]]:
+            def work(tx: Tx) -> list[Answer]:
                 return run_batch(tx, app, items, settings, now, request_time, writable=writable)
 
             answers = await (self.store.write(work) if writable else self.store.read(work))
-        for raw_item, answer in zip(items, answers, strict=True):
+        for raw_item, (answer, _) in zip(items, answers, strict=True):
             if raw_item.req_id is not None:
                 answer["reqId"] = raw_item.req_id
         return answers
-
-    @staticmethod
-    def _status(item: Prepared, answer: dict[str, Any]) -> int:
-        if answer.get("success"):
-            return 200
-        return item.status or 400
 
 
 def _replay_key(own: dict[str, Any], top: dict[str, Any], index: int) -> bytes | None:

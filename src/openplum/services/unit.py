@@ -7,7 +7,21 @@ one profile write and one multi-row insert per table.
 
 from __future__ import annotations
 
-from openplum.store.base import Tx
+import dataclasses
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from openplum.services import profile as profiles
+from openplum.services.profile import Profile
+from openplum.store.base import EventRow, SessionRow, StateRow, Tx
+
+_ids = random.SystemRandom()
+
+
+def new_id() -> int:
+    """A random positive 63-bit id (sessions, states, events), as Leanplum's exports use integers."""
+    return _ids.getrandbits(63) or 1
 
 
 class Unit:
@@ -16,6 +30,147 @@ class Unit:
         self.app_id = app_id
         self.now = now
         self.writable = writable
+        self._profiles: dict[str, Profile | None] = {}
+        self._dirty: set[str] = set()
+        self._dropped: set[str] = set()
+        self._device_users: dict[str, str | None] = {}
+        self._device_links: dict[str, str] = {}
+        self.events: list[EventRow] = []
+        self.states: list[StateRow] = []
+        self.state_durations: dict[int, float] = {}
+        self.sessions: dict[int, SessionRow] = {}
+        self.session_expiry: dict[int, float] = {}
+        self.session_ends: dict[int, tuple[float, float | None, str]] = {}
 
+    # -- profiles ------------------------------------------------------------------------------------
+    def prefetch(self, user_ids: Iterable[str]) -> None:
+        wanted = [u for u in dict.fromkeys(user_ids) if u and u not in self._profiles]
+        if not wanted:
+            return
+        found = self.tx.load_profiles(self.app_id, wanted)
+        for user_id in wanted:
+            doc = found.get(user_id)
+            self._profiles[user_id] = profiles.decode(doc) if doc is not None else None
+
+    def profile(self, user_id: str) -> Profile | None:
+        if user_id not in self._profiles:
+            self.prefetch([user_id])
+        return self._profiles[user_id]
+
+    def create(self, user_id: str, *, identified: bool) -> Profile:
+        created = Profile(user_id=user_id, created=self.now, identified=identified)
+        self._profiles[user_id] = created
+        self._dropped.discard(user_id)
+        self.changed(created)
+        return created
+
+    def changed(self, profile: Profile) -> None:
+        self._dirty.add(profile.user_id)
+
+    def drop(self, user_id: str) -> None:
+        self._profiles[user_id] = None
+        self._dirty.discard(user_id)
+        self._dropped.add(user_id)
+
+    def rename(self, profile: Profile, new_id: str) -> None:
+        """Give ``profile`` a new user id, moving its history (stored and still buffered) along."""
+        old = profile.user_id
+        self.reassign(old, new_id)
+        profile.user_id = new_id
+        self.drop(old)
+        self._profiles[new_id] = profile
+        self._dropped.discard(new_id)
+        self.changed(profile)
+
+    def replace(self, profile: Profile) -> None:
+        self._profiles[profile.user_id] = profile
+        self.changed(profile)
+
+    def erase_history(self, user_id: str) -> None:
+        """Delete every stored and buffered history row of ``user_id``."""
+        self.tx.erase_history(self.app_id, user_id)
+        self.events = [e for e in self.events if e.user_id != user_id]
+        gone = {s.state_id for s in self.states if s.user_id == user_id}
+        self.states = [s for s in self.states if s.user_id != user_id]
+        for state_id in gone:
+            self.state_durations.pop(state_id, None)
+        for sid, row in list(self.sessions.items()):
+            if row.user_id == user_id:
+                del self.sessions[sid]
+
+    def reassign(self, old: str, new: str) -> None:
+        """Move history rows of ``old`` to ``new``, those stored and those buffered in this unit."""
+        self.tx.reassign_user(self.app_id, old, new)
+        self.events = [dataclasses.replace(e, user_id=new) if e.user_id == old else e for e in self.events]
+        self.states = [dataclasses.replace(s, user_id=new) if s.user_id == old else s for s in self.states]
+        for sid, row in list(self.sessions.items()):
+            if row.user_id == old:
+                self.sessions[sid] = dataclasses.replace(row, user_id=new)
+        for device, user in list(self._device_links.items()):
+            if user == old:
+                self._device_links[device] = new
+        for device_id, owner in list(self._device_users.items()):
+            if owner == old:
+                self._device_users[device_id] = new
+
+    # -- devices -------------------------------------------------------------------------------------
+    def device_user(self, device_id: str) -> str | None:
+        if device_id not in self._device_users:
+            self._device_users[device_id] = self.tx.device_users(self.app_id, [device_id]).get(device_id)
+        return self._device_users[device_id]
+
+    def link_device(self, device_id: str, user_id: str) -> None:
+        self._device_users[device_id] = user_id
+        self._device_links[device_id] = user_id
+
+    # -- history -------------------------------------------------------------------------------------
+    def add_event(self, row: EventRow) -> None:
+        self.events.append(row)
+
+    def add_state(self, row: StateRow) -> None:
+        self.states.append(row)
+
+    def end_state(self, state_id: int, duration: float) -> None:
+        self.state_durations[state_id] = duration
+
+    def put_session(self, row: SessionRow) -> None:
+        self.sessions[row.session_id] = row
+        self.session_expiry.pop(row.session_id, None)
+
+    def end_session(self, session_id: int, at: float, duration: float | None, reason: str) -> None:
+        row = self.sessions.get(session_id)
+        if row is not None:
+            self.sessions[session_id] = dataclasses.replace(row, ended=at, duration=duration, end_reason=reason)
+        else:
+            self.session_ends[session_id] = (at, duration, reason)
+        self.session_expiry.pop(session_id, None)
+
+    def expire_session_at(self, session_id: int, when: float) -> None:
+        if session_id in self.sessions:
+            self.sessions[session_id] = dataclasses.replace(self.sessions[session_id], expires=when)
+        elif session_id not in self.session_ends:
+            self.session_expiry[session_id] = when
+
+    # -- the end -------------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Write everything the actions changed."""
+        if not self.writable:
+            return
+        tx, app = self.tx, self.app_id
+        for user_id in self._dropped:
+            tx.delete_profile(app, user_id)
+        docs: list[tuple[str, bytes, float]] = []
+        for user_id in self._dirty:
+            current = self._profiles.get(user_id)
+            if current is not None:
+                docs.append((user_id, profiles.encode(current), self.now))
+        tx.save_profiles(app, docs)
+        tx.set_device_users(app, self._device_links.items())
+        tx.upsert_sessions(app, list(self.sessions.values()))
+        tx.touch_sessions(app, self.session_expiry.items())
+        tx.end_sessions(app, [(sid, at, dur, why) for sid, (at, dur, why) in self.session_ends.items()])
+        tx.insert_states(app, self.states)
+        tx.set_state_durations(app, self.state_durations.items())
+        tx.insert_events(app, self.events)
+
+    def debug_state(self) -> dict[str, Any]:
+        return {"profiles": sorted(self._profiles), "dirty": sorted(self._dirty)}

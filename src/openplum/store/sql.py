@@ -146,26 +146,33 @@ class SqlTx:
 
     def upsert_sessions(self, app_id: str, rows: Sequence[SessionRow]) -> None:
         self._many(
-            "INSERT INTO sessions (app_id, session_id, user_id, device_id, started, last_activity, ended, "
+            "INSERT INTO sessions (app_id, session_id, user_id, device_id, started, expires, ended, "
             "duration, end_reason, dev_mode, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (app_id, session_id) DO UPDATE SET user_id = excluded.user_id, "
-            "last_activity = excluded.last_activity, ended = excluded.ended, duration = excluded.duration, "
-            "end_reason = excluded.end_reason, info = excluded.info",
-            [(app_id, r.session_id, r.user_id, r.device_id, r.started, r.last_activity, r.ended,
+            "expires = excluded.expires, ended = excluded.ended, duration = excluded.duration, "
+            "end_reason = excluded.end_reason",
+            [(app_id, r.session_id, r.user_id, r.device_id, r.started, r.expires, r.ended,
               r.duration, r.end_reason, r.dev_mode, r.info) for r in rows],
         )
 
     def touch_sessions(self, app_id: str, touches: Iterable[tuple[int, float]]) -> None:
         self._many(
-            "UPDATE sessions SET last_activity = ? WHERE app_id = ? AND session_id = ? AND ended IS NULL",
+            "UPDATE sessions SET expires = ? WHERE app_id = ? AND session_id = ? AND ended IS NULL",
             [(t, app_id, s) for s, t in touches],
         )
 
-    def stale_sessions(self, active_before: float, limit: int) -> list[tuple[str, OpenSessionRef]]:
+    def end_sessions(self, app_id: str, ends: Sequence[tuple[int, float, float | None, str]]) -> None:
+        self._many(
+            "UPDATE sessions SET ended = ?, duration = ?, end_reason = ? "
+            "WHERE app_id = ? AND session_id = ? AND ended IS NULL",
+            [(at, duration, reason, app_id, sid) for sid, at, duration, reason in ends],
+        )
+
+    def stale_sessions(self, expired_by: float, limit: int) -> list[tuple[str, OpenSessionRef]]:
         rows = self._exec(
             "SELECT app_id, session_id, user_id, device_id FROM sessions "
-            "WHERE ended IS NULL AND last_activity < ? ORDER BY last_activity LIMIT ?",
-            (active_before, limit),
+            "WHERE ended IS NULL AND expires < ? ORDER BY expires LIMIT ?",
+            (expired_by, limit),
         ).fetchall()
         return [(a, OpenSessionRef(s, u, d)) for a, s, u, d in rows]
 
@@ -191,6 +198,14 @@ class SqlTx:
             "SELECT COUNT(*) FROM sessions WHERE app_id = ? AND user_id = ?", (app_id, user_id)
         ).fetchone()
         return int(row[0])
+
+    def register_test_device(self, app_id: str, device_id: str, email: str, now: float) -> bool:
+        rows = self._exec(
+            "INSERT INTO test_devices (app_id, device_id, email, created) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (app_id, device_id) DO NOTHING RETURNING device_id",
+            (app_id, device_id, email, now),
+        ).fetchall()
+        return bool(rows)
 
     # -- replay keys -----------------------------------------------------------------------------------
     def claim_keys(self, app_id: str, keys: Sequence[bytes], now: float) -> set[bytes]:

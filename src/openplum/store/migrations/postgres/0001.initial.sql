@@ -31,7 +31,7 @@ CREATE TABLE sessions (
     user_id TEXT NOT NULL,
     device_id TEXT,
     started DOUBLE PRECISION NOT NULL,
-    last_activity DOUBLE PRECISION NOT NULL,
+    expires DOUBLE PRECISION NOT NULL,
     ended DOUBLE PRECISION,
     duration DOUBLE PRECISION,
     end_reason TEXT,
@@ -40,7 +40,7 @@ CREATE TABLE sessions (
     PRIMARY KEY (app_id, session_id)
 );
 CREATE INDEX sessions_by_user ON sessions (app_id, user_id);
-CREATE INDEX sessions_open ON sessions (last_activity) WHERE ended IS NULL;
+CREATE INDEX sessions_open ON sessions (expires) WHERE ended IS NULL;
 
 CREATE TABLE states (
     app_id TEXT NOT NULL,
@@ -85,3 +85,11 @@ CREATE TABLE ingest_keys (
     PRIMARY KEY (app_id, key)
 );
 CREATE INDEX ingest_keys_by_seen ON ingest_keys (seen);
+
+CREATE TABLE test_devices (
+    app_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (app_id, device_id)
+);

@@ -1,0 +1,84 @@
+"""Behaviour actions: ``track`` (and ``trackGeofence``), ``advance``, ``pauseState``, ``resumeState``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from openplum.actions.common import device_key, subject, timeouts, when
+from openplum.actions.context import ActionContext, Reply
+from openplum.actions.params import Common
+from openplum.errors import ApiError
+from openplum.services import tracking
+from openplum.services.identity import USER_NOT_FOUND
+from openplum.services.naming import name_problem, trim_params
+
+
+class TrackParams(Common):
+    event: str | None = None
+    value: float = 0.0
+    currency_code: str | None = None
+    info: str | None = None
+    params: dict[str, Any] | None = None
+    message_id: str | None = None
+    disposition: Literal["active", "passive", "requireActive"] | None = None
+    allow_offline: bool | None = None
+
+
+class AdvanceParams(Common):
+    state: str
+    info: str | None = None
+    params: dict[str, Any] | None = None
+
+
+def _disposition(p: TrackParams) -> tracking.Disposition:
+    if p.disposition is not None:
+        return p.disposition
+    return "passive" if p.allow_offline else "active"
+
+
+def track(ctx: ActionContext, p: TrackParams) -> Reply:
+    if p.event is None and p.message_id is None:
+        raise ApiError("Missing required parameter: event")
+    problem = name_problem("Event", p.event) if p.event is not None else None
+    if problem:
+        return Reply(warning=f"{problem}; event skipped.")
+    profile = subject(ctx, p)
+    if profile is None:
+        return Reply(warning=USER_NOT_FOUND)
+    params, trimmed = trim_params(p.params)
+    event = tracking.Tracked(
+        name=p.event or "", value=p.value, when=when(ctx, p), currency=p.currency_code, info=p.info,
+        params=params, message_id=p.message_id, dev_mode=p.dev_mode,
+    )
+    if not tracking.track(ctx.unit, profile, device_key(p), event, _disposition(p), timeouts(ctx)):
+        return Reply({"ignored": True}, warning=tracking.NO_ACTIVE_SESSION, extra_warning_fields={"ignored": True})
+    return Reply(warning=trimmed)
+
+
+def advance(ctx: ActionContext, p: AdvanceParams) -> Reply:
+    problem = name_problem("State", p.state) if p.state else None
+    if problem:
+        return Reply(warning=f"{problem}; state skipped.")
+    profile = subject(ctx, p)
+    if profile is None:
+        return Reply(warning=USER_NOT_FOUND)
+    params, trimmed = trim_params(p.params)
+    tracking.advance(ctx.unit, profile, device_key(p), p.state, when(ctx, p), timeouts(ctx), info=p.info,
+                     params=params)
+    return Reply(warning=trimmed)
+
+
+def pause_state(ctx: ActionContext, p: Common) -> Reply:
+    profile = subject(ctx, p)
+    if profile is None:
+        return Reply(warning=USER_NOT_FOUND)
+    tracking.pause_state(ctx.unit, profile, device_key(p), when(ctx, p))
+    return Reply()
+
+
+def resume_state(ctx: ActionContext, p: Common) -> Reply:
+    profile = subject(ctx, p)
+    if profile is None:
+        return Reply(warning=USER_NOT_FOUND)
+    tracking.resume_state(ctx.unit, profile, device_key(p), when(ctx, p))
+    return Reply()
