@@ -15,6 +15,7 @@ from openplum.actions.context import ActionContext, Reply
 from openplum.actions.table import ActionSpec
 from openplum.errors import ApiError
 from openplum.services.apps import KeyClass
+from openplum.services.catalog import NameCatalog
 from openplum.services.unit import Unit
 from openplum.settings import Settings
 from openplum.store.base import AppRecord, Tx
@@ -52,10 +53,10 @@ Answer = tuple[dict[str, Any], int]
 
 def run_batch(
     tx: Tx, app: AppRecord, items: list[Prepared], settings: Settings, now: float,
-    request_time: float | None, *, writable: bool,
+    request_time: float | None, *, writable: bool, catalog: NameCatalog | None = None,
 ) -> list[Answer]:
     """Run ``items`` in order; each answer comes with the HTTP status it would have alone."""
-    unit = Unit(tx, app.app_id, now, writable=writable)
+    unit = Unit(tx, app.app_id, now, writable=writable, catalog=catalog)
     unit.prefetch(str(u) for it in items if it.answer is None for u in (_user_of(it.params),) if u)
     replays = _replays(tx, app, items, now) if writable else set()
     answers: list[Answer] = []

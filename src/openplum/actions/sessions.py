@@ -38,7 +38,7 @@ def start(ctx: ActionContext, p: StartParams) -> Reply:
             device.last_seen = at
         attributes.set_location(profile, dict(wire_values(p, LOCATION_FIELDS)))
         if p.user_attributes:
-            warnings += attributes.set_attributes(profile, p.user_attributes)
+            warnings += attributes.set_attributes(ctx.unit, profile, p.user_attributes)
         session = sessions.start(
             ctx.unit, profile, device_key(p), at, timeouts(ctx), background=p.background, dev_mode=p.dev_mode,
             client=client_info(p, p.app_version),

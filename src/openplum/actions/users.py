@@ -16,6 +16,7 @@ from openplum.services import attributes, identity, sessions
 from openplum.services import users as user_service
 from openplum.services.identity import USER_NOT_FOUND
 from openplum.services.profile import DEVICE_FIELDS, LOCATION_FIELDS, Device, Profile
+from openplum.services.unit import Unit
 
 
 class SetUserAttributesParams(Common):
@@ -80,7 +81,7 @@ def set_user_attributes(ctx: ActionContext, p: SetUserAttributesParams) -> Reply
             ctx.unit, profile, p.new_user_id, p.device_id, at, timeouts(ctx), dev_mode=p.dev_mode,
             client=client_info(p),
         )
-    warnings = _apply(profile, p)
+    warnings = _apply(ctx.unit, profile, p)
     session = profile.sessions.get(device_key(p))
     if session is not None:
         sessions.touch(ctx.unit, profile, session, at, timeouts(ctx))
@@ -88,10 +89,10 @@ def set_user_attributes(ctx: ActionContext, p: SetUserAttributesParams) -> Reply
     return Reply(warning="; ".join(warnings) or None)
 
 
-def _apply(profile: Profile, p: SetUserAttributesParams) -> list[str]:
+def _apply(unit: Unit, profile: Profile, p: SetUserAttributesParams) -> list[str]:
     warnings: list[str] = []
     if p.user_attributes:
-        warnings += attributes.set_attributes(profile, p.user_attributes)
+        warnings += attributes.set_attributes(unit, profile, p.user_attributes)
     if p.user_attribute_values_to_add:
         attributes.add_values(profile, p.user_attribute_values_to_add)
     if p.user_attribute_values_to_remove:

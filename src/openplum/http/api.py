@@ -21,6 +21,7 @@ from openplum.http.auth import INVALID_KEY, AppDirectory, authenticate, permissi
 from openplum.http.envelope import error_envelope
 from openplum.http.transport import RequestParams
 from openplum.services.apps import KeyClass, classify_key
+from openplum.services.catalog import NameCatalog
 from openplum.settings import Settings
 from openplum.store.base import AppRecord, Store, Tx
 
@@ -48,6 +49,7 @@ class Api:
         self.settings = settings
         self.store = store
         self.directory = directory
+        self.catalog = NameCatalog()
 
     async def handle(self, request: RequestParams) -> tuple[int, dict[str, Any]]:
         try:
@@ -157,10 +159,10 @@ class Api:
         if not any(it.answer is None for it in items):
             answers = [(it.answer or error_item("Internal error."), it.status or 400) for it in items]
         else:
-            settings = self.settings
+            settings, catalog = self.settings, self.catalog
 
             def work(tx: Tx) -> list[Answer]:
-                return run_batch(tx, app, items, settings, now, request_time, writable=writable)
+                return run_batch(tx, app, items, settings, now, request_time, writable=writable, catalog=catalog)
 
             answers = await (self.store.write(work) if writable else self.store.read(work))
         for raw_item, (answer, _) in zip(items, answers, strict=True):

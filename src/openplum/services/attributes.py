@@ -10,18 +10,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from openplum.services.catalog import ATTRIBUTE
 from openplum.services.naming import name_problem
 from openplum.services.profile import LOCATION_FIELDS, EventStats, Profile, StateStats
+from openplum.services.unit import Unit
 
 
-def set_attributes(profile: Profile, values: dict[str, Any]) -> list[str]:
-    """Merge ``values``; return a warning per attribute skipped for its name."""
+def set_attributes(unit: Unit, profile: Profile, values: dict[str, Any]) -> list[str]:
+    """Merge ``values``; return a warning per attribute skipped for its name or the app's cap on names."""
     warnings: list[str] = []
+    valid: dict[str, Any] = {}
     for name, value in values.items():
         problem = name_problem("Attribute", name)
         if problem:
             warnings.append(problem)
-        elif value is None:
+        else:
+            valid[name] = value
+    refused = unit.admit(ATTRIBUTE, [n for n in valid if n not in profile.attributes])
+    if refused:
+        warnings += refused
+        allowed = unit.catalog.known(unit.app_id, ATTRIBUTE)
+        valid = {n: v for n, v in valid.items() if n in allowed or n in profile.attributes}
+    for name, value in valid.items():
+        if value is None:
             profile.attributes.pop(name, None)
         else:
             profile.attributes[name] = value

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from openplum.services import profile as profiles
+from openplum.services.catalog import NameCatalog
 from openplum.services.profile import Profile
 from openplum.store.base import EventRow, SessionRow, StateRow, Tx
 
@@ -25,8 +26,12 @@ def new_id() -> int:
 
 
 class Unit:
-    def __init__(self, tx: Tx, app_id: str, now: float, *, writable: bool) -> None:
+    def __init__(
+        self, tx: Tx, app_id: str, now: float, *, writable: bool, catalog: NameCatalog | None = None
+    ) -> None:
         self.tx = tx
+        self.catalog = catalog or NameCatalog()
+        self.new_names: list[tuple[str, str]] = []
         self.app_id = app_id
         self.now = now
         self.writable = writable
@@ -47,7 +52,7 @@ class Unit:
         wanted = [u for u in dict.fromkeys(user_ids) if u and u not in self._profiles]
         if not wanted:
             return
-        found = self.tx.load_profiles(self.app_id, wanted)
+        found = self.tx.load_profiles(self.app_id, wanted, lock=self.writable)
         for user_id in wanted:
             doc = found.get(user_id)
             self._profiles[user_id] = profiles.decode(doc) if doc is not None else None
@@ -123,6 +128,10 @@ class Unit:
         self._device_users[device_id] = user_id
         self._device_links[device_id] = user_id
 
+    def admit(self, kind: str, names: list[str]) -> list[str]:
+        """Check new names of ``kind`` against the app's caps; return a problem per refused name."""
+        return self.catalog.admit(self.tx, self.app_id, kind, names, self.new_names)
+
     # -- history -------------------------------------------------------------------------------------
     def add_event(self, row: EventRow) -> None:
         self.events.append(row)
@@ -171,6 +180,7 @@ class Unit:
         tx.insert_states(app, self.states)
         tx.set_state_durations(app, self.state_durations.items())
         tx.insert_events(app, self.events)
+        tx.add_names(app, self.new_names)
 
     def debug_state(self) -> dict[str, Any]:
         return {"profiles": sorted(self._profiles), "dirty": sorted(self._dirty)}

@@ -77,12 +77,15 @@ class SqlTx:
         return [AppRecord(*r) for r in rows]
 
     # -- profiles --------------------------------------------------------------------------------------
-    def load_profiles(self, app_id: str, user_ids: Sequence[str]) -> dict[str, bytes]:
+    def load_profiles(self, app_id: str, user_ids: Sequence[str], *, lock: bool = False) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
-        for chunk in _chunks(list(dict.fromkeys(user_ids))):
+        # Row locks (PostgreSQL; SQLite has one writer at a time) keep processes from losing each other's
+        # updates; sorted ids keep the lock order the same everywhere, so batches do not deadlock.
+        suffix = " ORDER BY user_id FOR UPDATE" if lock and self._pyformat else ""
+        for chunk in _chunks(sorted(set(user_ids))):
             marks = ",".join("?" * len(chunk))
             rows = self._exec(
-                f"SELECT user_id, doc FROM profiles WHERE app_id = ? AND user_id IN ({marks})",
+                f"SELECT user_id, doc FROM profiles WHERE app_id = ? AND user_id IN ({marks}){suffix}",
                 (app_id, *chunk),
             ).fetchall()
             out.update((u, bytes(d)) for u, d in rows)
@@ -206,6 +209,16 @@ class SqlTx:
             (app_id, device_id, email, now),
         ).fetchall()
         return bool(rows)
+
+    # -- the catalog of names an app uses -------------------------------------------------------------------
+    def list_names(self, app_id: str) -> list[tuple[str, str]]:
+        return [(k, n) for k, n in self._exec("SELECT kind, name FROM names WHERE app_id = ?", (app_id,)).fetchall()]
+
+    def add_names(self, app_id: str, names: Sequence[tuple[str, str]]) -> None:
+        self._many(
+            "INSERT INTO names (app_id, kind, name) VALUES (?, ?, ?) ON CONFLICT (app_id, kind, name) DO NOTHING",
+            [(app_id, k, n) for k, n in names],
+        )
 
     # -- replay keys -----------------------------------------------------------------------------------
     def claim_keys(self, app_id: str, keys: Sequence[bytes], now: float) -> set[bytes]:

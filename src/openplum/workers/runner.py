@@ -56,5 +56,6 @@ class WorkerRunner:
 
 def default_workers(settings: Settings) -> list[Worker]:
     from openplum.workers.replay_keys import ReplayKeyPruner
+    from openplum.workers.sessions import SessionSweeper
 
-    return [ReplayKeyPruner(settings)]
+    return [SessionSweeper(settings), ReplayKeyPruner(settings)]

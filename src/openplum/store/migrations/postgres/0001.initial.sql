@@ -93,3 +93,10 @@ CREATE TABLE test_devices (
     created DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (app_id, device_id)
 );
+
+CREATE TABLE names (
+    app_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (app_id, kind, name)
+);
