@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
+
+import psycopg
 
 from openplum import __version__
 from openplum.services import apps
@@ -47,6 +50,20 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = from_env()
+    try:
+        return _run(settings, args)
+    except (psycopg.OperationalError, sqlite3.OperationalError) as exc:
+        # An unreachable or unwritable store is the operator's to fix: say which one, without a traceback.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"openplum: cannot open the store ({_where(settings)}): {reason}", file=sys.stderr)
+        return 1
+
+
+def _where(settings: Settings) -> str:
+    return "PostgreSQL" if settings.database_url else f"SQLite at {settings.sqlite_path}"
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(settings, args)
     if args.command == "migrate":
@@ -63,8 +80,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     open_store(settings).migrate()
-    where = (settings.database_url and "PostgreSQL") or f"SQLite at {settings.sqlite_path}"
-    print(f"openplum {__version__}: serving /api on http://{args.host}:{args.port} ({where})", file=sys.stderr)
+    print(f"openplum {__version__}: serving /api on http://{args.host}:{args.port} ({_where(settings)})",
+          file=sys.stderr)
     uvicorn.run(
         "openplum.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
         log_level=args.log_level, access_log=False, lifespan="on",

@@ -36,11 +36,11 @@ def parse_query(query: bytes, limit: int) -> dict[str, Any]:
     if not query:
         return {}
     try:
-        pairs = parse_qsl(query.decode("utf-8"), keep_blank_values=True, max_num_fields=limit)
+        pairs = parse_qsl(query.decode("utf-8"), keep_blank_values=True, max_num_fields=limit, errors="strict")
+    except UnicodeDecodeError:  # a ValueError too: it must be caught first
+        raise RequestRejected(400, "Parameters are not valid UTF-8.") from None
     except ValueError:
         raise RequestRejected(400, f"Too many parameters (more than {limit}).") from None
-    except UnicodeDecodeError:
-        raise RequestRejected(400, "The query string is not valid UTF-8.") from None
     return dict(pairs)
 
 

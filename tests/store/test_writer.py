@@ -1,0 +1,317 @@
+"""The group-commit writer on both backends: many requests per transaction, each isolated, none acknowledged early.
+
+Stores are built directly (a temporary SQLite file, or a fresh PostgreSQL schema) and written and read only
+through the ``Tx`` protocol. To put several writes in one group deterministically, a ``Gate`` write holds the
+writer thread while the others queue up behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from openplum.errors import Overloaded, StoreUnavailable
+from openplum.store import PostgresStore, SqliteStore
+from openplum.store.base import AppRecord, Tx
+from tests.conftest import BACKENDS, PG_URL
+
+AnyStore = SqliteStore | PostgresStore
+MakeStore = Callable[..., AnyStore]
+
+
+@pytest.fixture(params=BACKENDS)
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
+    """Build unstarted stores of the test's backend; each PostgreSQL one gets a schema of its own."""
+    schemas: list[str] = []
+
+    def make(**options: Any) -> AnyStore:
+        if request.param == "sqlite":
+            return SqliteStore(tmp_path / f"{secrets.token_hex(4)}.db", synchronous="NORMAL", **options)
+        schemas.append("openplum_writer_" + secrets.token_hex(6))
+        sep = "&" if "?" in PG_URL else "?"
+        return PostgresStore(f"{PG_URL}{sep}schema={schemas[-1]}", **options)
+
+    yield make
+    if schemas:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def run(store: AnyStore, scenario: Callable[[AnyStore], Awaitable[None]]) -> None:
+    async def main() -> None:
+        await store.start()
+        try:
+            await scenario(store)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def app(tag: str) -> AppRecord:
+    suffix = f"{tag}_{secrets.token_hex(4)}"
+    return AppRecord(f"app_{suffix}", tag, f"prod_{suffix}", f"dev_{suffix}", f"exp_{suffix}", f"cro_{suffix}", 1.0)
+
+
+def insert(record: AppRecord, seen: list[Tx] | None = None) -> Callable[[Tx], str]:
+    def write(tx: Tx) -> str:
+        if seen is not None:
+            seen.append(tx)
+        tx.insert_app(record)
+        return record.app_id
+
+    return write
+
+
+async def stored(store: AnyStore, app_id: str) -> bool:
+    def read(tx: Tx) -> bool:
+        return tx.get_app(app_id) is not None
+
+    return await store.read(read)
+
+
+class Gate:
+    """A write that holds the writer thread (inside its transaction) until released."""
+
+    def __init__(self, then: Callable[[Tx], object] | None = None) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.then = then
+
+    def __call__(self, tx: Tx) -> None:
+        if self.then is not None:
+            self.then(tx)
+        self.entered.set()
+        if not self.release.wait(10):
+            raise TimeoutError("gate was never released")
+
+    async def hold(self, store: AnyStore) -> asyncio.Task[None]:
+        task = asyncio.create_task(store.write(self))
+        if not await asyncio.to_thread(self.entered.wait, 10):
+            raise TimeoutError("the writer never ran the gate")
+        return task
+
+
+async def one_group(store: AnyStore, writes: list[Callable[[Tx], Any]]) -> list[Any]:
+    """Run ``writes`` as one commit group; return each outcome (a value or the exception)."""
+    gate = Gate()
+    held = await gate.hold(store)
+    tasks = [asyncio.create_task(store.write(fn)) for fn in writes]
+    await asyncio.sleep(0)  # every task runs up to its await: each job is queued behind the gate
+    gate.release.set()
+    await held
+    return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
+# -- group commit --------------------------------------------------------------------------------------
+
+
+def test_concurrent_writes_all_complete_and_are_committed(make_store: MakeStore) -> None:
+    records = [app(f"c{i}") for i in range(300)]
+
+    async def scenario(store: AnyStore) -> None:
+        ids = await asyncio.gather(*(store.write(insert(r)) for r in records))
+        assert ids == [r.app_id for r in records]
+        assert all([await stored(store, r.app_id) for r in records])
+
+    store = make_store()
+    run(store, scenario)
+    assert {a.app_id for a in store.run(lambda tx: tx.list_apps())} == {r.app_id for r in records}
+
+
+def test_queued_writes_share_one_transaction(make_store: MakeStore) -> None:
+    seen: list[Tx] = []
+    records = [app(f"g{i}") for i in range(20)]
+
+    async def scenario(store: AnyStore) -> None:
+        outcomes = await one_group(store, [insert(r, seen) for r in records])
+        assert outcomes == [r.app_id for r in records]
+        assert len({id(tx) for tx in seen}) == 1, "20 queued writes should have been committed together"
+        assert all([await stored(store, r.app_id) for r in records])
+
+    run(make_store(), scenario)
+
+
+class Boom(Exception):
+    pass
+
+
+def _raise_after_insert(record: AppRecord, key: bytes) -> Callable[[Tx], None]:
+    def write(tx: Tx) -> None:
+        tx.insert_app(record)
+        tx.claim_keys("app_keys", [key], 1.0)
+        raise Boom("the action failed")
+
+    return write
+
+
+def _database_error_after_insert(record: AppRecord, existing: AppRecord, key: bytes) -> Callable[[Tx], None]:
+    def write(tx: Tx) -> None:
+        tx.insert_app(record)
+        tx.claim_keys("app_keys", [key], 1.0)
+        tx.insert_app(existing)  # duplicate primary key: the database refuses, mid-transaction
+
+    return write
+
+
+@pytest.mark.parametrize("failure", ["python-exception", "database-error"])
+def test_a_write_that_raises_rolls_back_only_its_own_writes(make_store: MakeStore, failure: str) -> None:
+    before, failing, after, existing = app("before"), app("failing"), app("after"), app("existing")
+    key = b"key-of-failed-write"
+    seen: list[Tx] = []
+
+    async def scenario(store: AnyStore) -> None:
+        await store.write(insert(existing))
+        bad = (_raise_after_insert(failing, key) if failure == "python-exception"
+               else _database_error_after_insert(failing, existing, key))
+
+        def bad_seen(tx: Tx) -> None:
+            seen.append(tx)
+            bad(tx)
+
+        outcomes = await one_group(store, [insert(before, seen), bad_seen, insert(after, seen)])
+        assert len({id(tx) for tx in seen}) == 1, "the three writes should share one transaction"
+        assert (outcomes[0], outcomes[2]) == (before.app_id, after.app_id)
+        if failure == "python-exception":
+            assert isinstance(outcomes[1], Boom), "the caller gets its own exception"
+        else:
+            assert isinstance(outcomes[1], Exception)
+            assert not isinstance(outcomes[1], StoreUnavailable), "a refused write is not a failed commit"
+        assert await stored(store, before.app_id)
+        assert await stored(store, after.app_id)
+        assert not await stored(store, failing.app_id)
+        claimed_again = await store.write(lambda tx: tx.claim_keys("app_keys", [key], 2.0))
+        assert claimed_again == set(), "the failed write's replay key was rolled back too"
+
+    run(make_store(), scenario)
+
+
+# -- a failed COMMIT -----------------------------------------------------------------------------------
+
+
+class CommitSwitch:
+    """A connection whose next COMMIT fails once ``trigger`` is set (as a full disk or a lost server would)."""
+
+    def __init__(self, conn: Any, trigger: threading.Event) -> None:
+        self._conn = conn
+        self._trigger = trigger
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT" and self._trigger.is_set():
+            self._trigger.clear()
+            raise OSError("simulated failure during COMMIT")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def with_failing_commit(store: AnyStore, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    trigger = threading.Event()
+    writer = store._writer  # the writer's own connections only; readers and migrations stay real
+    connect = writer._connect
+    monkeypatch.setattr(writer, "_connect", lambda: CommitSwitch(connect(), trigger))
+    return trigger
+
+
+def _arm(trigger: threading.Event, then: Callable[[Tx], str]) -> Callable[[Tx], str]:
+    def write(tx: Tx) -> str:
+        trigger.set()
+        return then(tx)
+
+    return write
+
+
+def test_failed_commit_fails_every_request_of_its_group_and_persists_nothing(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [app(f"lost{i}") for i in range(3)]
+    store = make_store()
+    trigger = with_failing_commit(store, monkeypatch)
+
+    async def scenario(store: AnyStore) -> None:
+        outcomes = await one_group(store, [_arm(trigger, insert(records[0])), insert(records[1]),
+                                           insert(records[2])])
+        assert all(isinstance(o, StoreUnavailable) for o in outcomes), outcomes
+        assert all(o.status == 503 for o in outcomes)
+        for record in records:
+            assert not await stored(store, record.app_id)
+
+    run(store, scenario)
+
+
+def test_writer_keeps_serving_after_a_failed_commit(make_store: MakeStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    lost, kept = app("lost"), app("kept")
+    store = make_store()
+    trigger = with_failing_commit(store, monkeypatch)
+
+    async def scenario(store: AnyStore) -> None:
+        with pytest.raises(StoreUnavailable):
+            await store.write(_arm(trigger, insert(lost)))
+        assert await store.write(insert(kept)) == kept.app_id
+        assert await stored(store, kept.app_id)
+        assert not await stored(store, lost.app_id)
+
+    run(store, scenario)
+
+
+# -- back-pressure and readers -------------------------------------------------------------------------
+
+
+def test_queue_over_the_limit_is_overloaded_503(make_store: MakeStore) -> None:
+    records = [app(f"q{i}") for i in range(3)]
+
+    async def scenario(store: AnyStore) -> None:
+        gate = Gate()
+        held = await gate.hold(store)
+        tasks = [asyncio.create_task(store.write(insert(r))) for r in records]
+        await asyncio.sleep(0)
+        shed = tasks[2]
+        assert shed.done(), "the write over the limit is refused at once, not queued"
+        error = shed.exception()
+        assert isinstance(error, Overloaded)
+        assert error.status == 503
+        gate.release.set()
+        await held
+        assert list(await asyncio.gather(tasks[0], tasks[1])) == [records[0].app_id, records[1].app_id]
+        assert not await stored(store, records[2].app_id)
+
+    run(make_store(writer_queue_limit=2), scenario)
+
+
+def test_readers_are_not_blocked_by_an_open_write_and_do_not_see_it(make_store: MakeStore) -> None:
+    committed, pending = app("committed"), app("pending")
+
+    async def scenario(store: AnyStore) -> None:
+        await store.write(insert(committed))
+        gate = Gate(then=insert(pending))
+        held = await gate.hold(store)
+        try:
+            assert await asyncio.wait_for(stored(store, committed.app_id), 10)
+            assert not await asyncio.wait_for(stored(store, pending.app_id), 10)
+        finally:
+            gate.release.set()
+            await held
+        assert await stored(store, pending.app_id)
+
+    run(make_store(), scenario)
+
+
+def test_writes_are_durable_across_a_restart(make_store: MakeStore) -> None:
+    record = app("durable")
+    store = make_store()
+
+    async def write(store: AnyStore) -> None:
+        await store.write(insert(record))
+
+    run(store, write)
+    reopened = SqliteStore(store.path) if isinstance(store, SqliteStore) else PostgresStore(store.url)
+    assert reopened.run(lambda tx: tx.get_app(record.app_id)) == record
