@@ -342,8 +342,10 @@ def page_server() -> Iterator[PageServer]:
 # ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is open,
+    which would break every later test that calls ``asyncio.run``."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install-e2e")
     if not (SDK_PACKAGE_DIR / "dist" / "leanplum.min.js").exists():
