@@ -10,12 +10,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from openplum.actions.context import Runtime
 from openplum.errors import RequestRejected
 from openplum.http.api import Api
 from openplum.http.auth import AppDirectory
 from openplum.http.cors import cors_headers
 from openplum.http.envelope import encode, error_envelope
 from openplum.http.transport import parse_query, parse_request
+from openplum.services.catalog import NameCatalog
+from openplum.services.snapshot import ContentCache
 from openplum.settings import Settings
 from openplum.store import open_store
 from openplum.store.base import Store, Tx
@@ -35,8 +38,9 @@ class OpenplumApp:
         self.settings = settings
         self.store: Store = store or open_store(settings)
         self.directory = AppDirectory(self.store)
-        self.api = Api(settings, self.store, self.directory)
-        self.workers = WorkerRunner(settings, self.store, default_workers(settings))
+        self.runtime = Runtime(settings, NameCatalog(), ContentCache())
+        self.api = Api(self.runtime, self.store, self.directory)
+        self.workers = WorkerRunner(settings, self.store, default_workers(settings, self.runtime.content))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -1,16 +1,22 @@
-"""Content actions: ``getVars`` and the content block ``start`` returns (API.md §6.5, §7.2).
+"""Content actions: ``getVars``, ``setVars``, ``deleteVars`` and the content block ``start`` returns
+(API.md §6.5, §7.2, §7.4).
 
-Until the app defines variables, A/B tests or messages, every field is present and empty: that is the app's
-real content, and the shapes are what the SDKs parse (``messages`` must be an object, JS writes into it).
+``vars`` holds the values that differ from the code defaults (team values, then the user's A/B variants), or
+every value with ``includeDefaults``; ``variants`` the A/B variants the user is in. A user's first exposure to
+a variant is recorded as an event. Every field SDKs parse is present; ``messages`` is always an object (the JS
+SDK writes into it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from openplum.actions.common import subject
+from openplum.actions.common import device_key, subject
 from openplum.actions.context import ActionContext, Reply
 from openplum.actions.params import Common
+from openplum.errors import ApiError
+from openplum.services import content as content_service
+from openplum.services import exposures
 from openplum.services.identity import USER_NOT_FOUND
 from openplum.services.profile import Profile
 
@@ -21,12 +27,30 @@ class GetVarsParams(Common):
     newsfeed_messages: list[Any] | None = None
 
 
-def content_block(ctx: ActionContext, profile: Profile | None, *, include_debug: bool) -> dict[str, Any]:
+class SetVarsParams(Common):
+    vars: dict[str, Any] | None = None
+    kinds: dict[str, str] | None = None
+    action_definitions: dict[str, Any] | None = None
+    file_attributes: dict[str, Any] | None = None
+
+
+class DeleteVarsParams(Common):
+    vars: list[str]
+
+
+def content_block(
+    ctx: ActionContext, profile: Profile | None, device_id: str | None, *, include_defaults: bool,
+    include_debug: bool,
+) -> dict[str, Any]:
+    snapshot = ctx.content.get(ctx.unit.tx, ctx.app.app_id)
+    assignments = snapshot.assignments(profile, device_id, ctx.now)
+    if profile is not None and assignments:
+        exposures.record(ctx, profile, device_id, assignments)
     block: dict[str, Any] = {
-        "vars": {},
-        "variants": [],
+        "vars": snapshot.vars_for(assignments, include_defaults=include_defaults),
+        "variants": [{"id": a.variant.id} for a in assignments],
         "messages": {},
-        "actionDefinitions": {},
+        "actionDefinitions": dict(snapshot.action_definitions),
         "regions": {},
         "interfaceRules": [],
         "interfaceEvents": [],
@@ -40,12 +64,36 @@ def content_block(ctx: ActionContext, profile: Profile | None, *, include_debug:
         "notificationChannelGroups": [],
     }
     if include_debug:
-        block["variantDebugInfo"] = {"abTests": []}
+        block["variantDebugInfo"] = {"abTests": [
+            {"id": a.test.id, "name": a.test.name, "variantId": a.variant.id, "variantName": a.variant.name}
+            for a in assignments
+        ]}
     return block
 
 
 def get_vars(ctx: ActionContext, p: GetVarsParams) -> Reply:
     profile = subject(ctx, p)
-    if profile is None:
-        return Reply(content_block(ctx, None, include_debug=p.include_variant_debug_info), warning=USER_NOT_FOUND)
-    return Reply(content_block(ctx, profile, include_debug=p.include_variant_debug_info))
+    block = content_block(ctx, profile, p.device_id or None, include_defaults=p.include_defaults,
+                          include_debug=p.include_variant_debug_info)
+    return Reply(block, warning=None if profile is not None else USER_NOT_FOUND)
+
+
+def set_vars(ctx: ActionContext, p: SetVarsParams) -> Reply:
+    if p.vars is None and p.action_definitions is None:
+        raise ApiError("Missing required parameter: vars")
+    version = content_service.define_from_code(
+        ctx.unit.tx, ctx.app.app_id, p.vars or {}, p.kinds, p.action_definitions, ctx.now,
+        actor=f"api:{ctx.key_class.value}",
+    )
+    ctx.content.invalidate(ctx.app.app_id, version)
+    return Reply()
+
+
+def delete_vars(ctx: ActionContext, p: DeleteVarsParams) -> Reply:
+    removed = content_service.delete_variables(ctx.unit.tx, ctx.app.app_id, p.vars, ctx.now,
+                                               actor=f"api:{ctx.key_class.value}")
+    ctx.content.invalidate(ctx.app.app_id, ctx.unit.tx.content_version(ctx.app.app_id))
+    return Reply({"variablesRemoved": removed})
+
+
+__all__ = ["DeleteVarsParams", "GetVarsParams", "SetVarsParams", "content_block", "device_key"]

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openplum.services.apps import KeyClass
+from openplum.services.catalog import NameCatalog
+from openplum.services.snapshot import ContentCache
 from openplum.services.unit import Unit
 from openplum.settings import Settings
-from openplum.store.base import AppRecord
+from openplum.store.base import AppRecord, Tx
 
 
 @dataclass
@@ -21,16 +23,28 @@ class Reply:
     extra_warning_fields: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """What every request of this process shares: settings, the name catalog and the content snapshots."""
+
+    settings: Settings
+    catalog: NameCatalog
+    content: ContentCache
+
+
 @dataclass
 class ActionContext:
     app: AppRecord
     unit: Unit
     settings: Settings
+    content: ContentCache
     key_class: KeyClass
     now: float
     request_time: float | None
     """The batch's top-level ``time`` (client clock when the request was sent), for skew correction."""
     replayed: bool = False
+    followups: list[Callable[[Tx], None]] = field(default_factory=list)
+    """Writes a read-only batch needs done after it answers (a user's first A/B exposure)."""
     create_default: bool = False
     """Whether the action creates unknown users when the caller sends no ``createDisposition`` (§3.2)."""
 

@@ -7,6 +7,7 @@ JSON string; numbers and booleans may be strings; a number sent where text is ex
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cache
 from typing import Any, Literal, TypeVar
@@ -15,6 +16,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from openplum.errors import ApiError
+from openplum.services.timing import EARLIEST, LATEST
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -39,7 +41,7 @@ class NoParams(Common):
     pass
 
 
-_OBJ, _STR, _OTHER = 0, 1, 2
+_OBJ, _STR, _FLOAT, _OTHER = 0, 1, 2, 3
 
 
 def _kind(t: mi.Type) -> int:
@@ -50,6 +52,8 @@ def _kind(t: mi.Type) -> int:
         return _OBJ
     if isinstance(t, mi.StrType):
         return _STR
+    if isinstance(t, mi.FloatType):
+        return _FLOAT
     return _OTHER
 
 
@@ -80,11 +84,29 @@ def decode(raw: dict[str, Any], typ: type[S]) -> S:
                 continue
         elif kind == _STR and isinstance(value, int | float) and not isinstance(value, bool):
             value = repr(value) if isinstance(value, float) else str(value)
+        elif kind == _FLOAT and not _finite(value):
+            raise ApiError(f"Invalid value for parameter '{name}': expected a finite number, got {value!r}")
         clean[name] = value
     try:
-        return msgspec.convert(clean, typ, strict=False)
+        decoded = msgspec.convert(clean, typ, strict=False)
     except msgspec.ValidationError as exc:
         raise ApiError(_explain(str(exc))) from None
+    when = getattr(decoded, "time", None)
+    if when is not None and not EARLIEST <= when <= LATEST:
+        raise ApiError(f"Invalid value for parameter 'time': {when!r} is not seconds since 1970 (years 2000-2100)")
+    return decoded
+
+
+def _finite(value: Any) -> bool:
+    """Strings like "nan" or "inf" would pass a lenient float conversion; JSON cannot store the result."""
+    if isinstance(value, str):
+        try:
+            return math.isfinite(float(value))
+        except ValueError:
+            return True  # not a number at all: the conversion reports it with the parameter's name
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return True
 
 
 def _json_param(name: str, text: str) -> Any:

@@ -8,16 +8,15 @@ again but not applied again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from openplum.actions.context import ActionContext, Reply
+from openplum.actions.context import ActionContext, Reply, Runtime
 from openplum.actions.table import ActionSpec
 from openplum.errors import ApiError
 from openplum.services.apps import KeyClass
-from openplum.services.catalog import NameCatalog
 from openplum.services.unit import Unit
-from openplum.settings import Settings
 from openplum.store.base import AppRecord, Tx
 
 log = logging.getLogger("openplum.actions")
@@ -52,11 +51,15 @@ Answer = tuple[dict[str, Any], int]
 
 
 def run_batch(
-    tx: Tx, app: AppRecord, items: list[Prepared], settings: Settings, now: float,
-    request_time: float | None, *, writable: bool, catalog: NameCatalog | None = None,
+    tx: Tx, app: AppRecord, items: list[Prepared], runtime: Runtime, now: float,
+    request_time: float | None, *, writable: bool, followups: list[Callable[[Tx], None]] | None = None,
 ) -> list[Answer]:
-    """Run ``items`` in order; each answer comes with the HTTP status it would have alone."""
-    unit = Unit(tx, app.app_id, now, writable=writable, catalog=catalog)
+    """Run ``items`` in order; each answer comes with the HTTP status it would have alone.
+
+    A read-only batch appends to ``followups`` the writes it could not do itself.
+    """
+    unit = Unit(tx, app.app_id, now, writable=writable, catalog=runtime.catalog)
+    later = followups if followups is not None else []
     unit.prefetch(str(u) for it in items if it.answer is None for u in (_user_of(it.params),) if u)
     replays = _replays(tx, app, items, now) if writable else set()
     answers: list[Answer] = []
@@ -68,10 +71,15 @@ def run_batch(
         if replayed and not item.spec.answers_replays:
             answers.append(({"success": True}, 200))
             continue
-        ctx = ActionContext(app, unit, settings, item.key_class, now, request_time, replayed,
+        ctx = ActionContext(app, unit, runtime.settings, runtime.content, item.key_class, now, request_time,
+                            replayed, followups=later,
                             create_default=item.spec.create_disposition == "CreateIfNeeded")
         answers.append(_run_one(ctx, item))
     unit.flush()
+    if writable:
+        for followup in later:
+            followup(tx)
+        later.clear()
     return answers
 
 

@@ -9,7 +9,7 @@ from openplum.actions.common import client_info, device_key, subject, timeouts, 
 from openplum.actions.context import ActionContext, Reply
 from openplum.actions.device_params import DeviceParams
 from openplum.actions.params import Common
-from openplum.services import attributes, sessions
+from openplum.services import attributes, identity, sessions
 from openplum.services.identity import USER_NOT_FOUND, ensure_device
 from openplum.services.profile import DEVICE_FIELDS, LOCATION_FIELDS
 
@@ -23,34 +23,43 @@ class StartParams(DeviceParams):
 
 
 def start(ctx: ActionContext, p: StartParams) -> Reply:
+    if ctx.replayed:
+        return _answer_replayed_start(ctx, p)
     profile = subject(ctx, p)
     if profile is None:
         return Reply(warning=USER_NOT_FOUND)
     warnings: list[str] = []
-    if not ctx.replayed:
-        at = when(ctx, p)
-        if p.device_id:
-            device = ensure_device(ctx.unit, profile, p.device_id)
-            values = dict(wire_values(p, DEVICE_FIELDS))
-            if p.version_name and "appVersion" not in values:
-                values["appVersion"] = p.version_name
-            attributes.set_device_fields(device.fields, values.items())
-            device.last_seen = at
-        attributes.set_location(profile, dict(wire_values(p, LOCATION_FIELDS)))
-        if p.user_attributes:
-            warnings += attributes.set_attributes(ctx.unit, profile, p.user_attributes)
-        session = sessions.start(
-            ctx.unit, profile, device_key(p), at, timeouts(ctx), background=p.background, dev_mode=p.dev_mode,
-            client=client_info(p, p.app_version),
-        )
-        ctx.unit.changed(profile)
-        token = str(session.session_id)
-    else:
-        open_session = profile.sessions.get(device_key(p))
-        token = str(open_session.session_id) if open_session else ""
-    fields = content.content_block(ctx, profile, include_debug=p.include_variant_debug_info)
-    fields["token"] = token
+    at = when(ctx, p)
+    if p.device_id:
+        device = ensure_device(ctx.unit, profile, p.device_id)
+        values = dict(wire_values(p, DEVICE_FIELDS))
+        if p.version_name and "appVersion" not in values:
+            values["appVersion"] = p.version_name
+        attributes.set_device_fields(device.fields, values.items())
+        device.last_seen = at
+    attributes.set_location(profile, dict(wire_values(p, LOCATION_FIELDS)))
+    if p.user_attributes:
+        warnings += attributes.set_attributes(ctx.unit, profile, p.user_attributes)
+    session = sessions.start(
+        ctx.unit, profile, device_key(p), at, timeouts(ctx), background=p.background, dev_mode=p.dev_mode,
+        client=client_info(p, p.app_version),
+    )
+    ctx.unit.changed(profile)
+    fields = content.content_block(ctx, profile, p.device_id or None, include_defaults=p.include_defaults,
+                                   include_debug=p.include_variant_debug_info)
+    fields["token"] = str(session.session_id)
     return Reply(fields, warning="; ".join(warnings) or None)
+
+
+def _answer_replayed_start(ctx: ActionContext, p: StartParams) -> Reply:
+    """A resent ``start`` changes nothing: it is answered with the content and the session of the user who
+    now owns the device (the user may have logged in since), and creates nobody."""
+    profile = identity.existing(ctx.unit, p.user_id, p.device_id)
+    open_session = profile.sessions.get(device_key(p)) if profile is not None else None
+    fields = content.content_block(ctx, profile, p.device_id or None, include_defaults=p.include_defaults,
+                                   include_debug=p.include_variant_debug_info)
+    fields["token"] = str(open_session.session_id) if open_session else ""
+    return Reply(fields)
 
 
 def stop(ctx: ActionContext, p: Common) -> Reply:

@@ -86,8 +86,9 @@ _SPECS: list[ActionSpec] = [
     # Variables and files (§6.5)
     ActionSpec("getVars", P, "Read the user's variables and variants", content.GetVarsParams, content.get_vars,
                "CreateNever"),
-    ActionSpec("setVars", D, "Define the app's variables (defaults in code)"),
-    ActionSpec("deleteVars", D, "Delete variables"),
+    ActionSpec("setVars", D, "Define the app's variables (defaults in code)", content.SetVarsParams,
+               content.set_vars, writes=True),
+    ActionSpec("deleteVars", D, "Delete variables", content.DeleteVarsParams, content.delete_vars, writes=True),
     ActionSpec("downloadFile", P, "Redirect to a file"),
     ActionSpec("uploadFile", D, "Upload files"),
     # Postbacks (§6.6)

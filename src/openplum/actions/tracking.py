@@ -40,7 +40,8 @@ def _disposition(p: TrackParams) -> tracking.Disposition:
 def track(ctx: ActionContext, p: TrackParams) -> Reply:
     if p.event is None and p.message_id is None:
         raise ApiError("Missing required parameter: event")
-    problem = name_problem("Event", p.event) if p.event is not None else None
+    impression = not p.event and p.message_id is not None
+    problem = None if impression else name_problem("Event", p.event or "")
     if problem:
         return Reply(warning=f"{problem}; event skipped.")
     profile = subject(ctx, p)

@@ -14,6 +14,7 @@ from openplum.actions.params import Common
 from openplum.errors import ApiError
 from openplum.services import attributes, identity, sessions
 from openplum.services import users as user_service
+from openplum.services.attributes import EventFigures, StateFigures
 from openplum.services.identity import USER_NOT_FOUND
 from openplum.services.profile import DEVICE_FIELDS, LOCATION_FIELDS, Device, Profile
 from openplum.services.unit import Unit
@@ -29,8 +30,8 @@ class SetUserAttributesParams(Common):
     unsubscribe_channels_to_add: Any = None
     unsubscribe_channels_to_remove: Any = None
     new_user_id: str | None = None
-    events: dict[str, Any] | None = None
-    states: dict[str, Any] | None = None
+    events: dict[str, EventFigures] | None = None
+    states: dict[str, StateFigures] | None = None
     created: float | None = None
     last_active: float | None = None
     total_sessions: int | None = None
@@ -70,18 +71,25 @@ def _listish(value: Any) -> Any:
 
 
 def set_user_attributes(ctx: ActionContext, p: SetUserAttributesParams) -> Reply:
+    # Everything that can refuse the item is checked before anything changes.
+    if p.new_user_id is not None and (not p.new_user_id or len(p.new_user_id) > 400):
+        raise ApiError("newUserId must be 1-400 characters")
+    attributes.check_figures(p.events)
+    attributes.check_figures(p.states)
+    unsubscribes = [_listish(v) for v in (
+        p.unsubscribe_channels_to_add, p.unsubscribe_channels_to_remove,
+        p.unsubscribe_categories_to_add, p.unsubscribe_categories_to_remove,
+    )]
     profile = subject(ctx, p)
     if profile is None:
         return Reply(warning=USER_NOT_FOUND)
     at = when(ctx, p)
     if p.new_user_id is not None and p.new_user_id != profile.user_id:
-        if not p.new_user_id or len(p.new_user_id) > 400:
-            raise ApiError("newUserId must be 1-400 characters")
         profile = user_service.change_user_id(
             ctx.unit, profile, p.new_user_id, p.device_id, at, timeouts(ctx), dev_mode=p.dev_mode,
             client=client_info(p),
         )
-    warnings = _apply(ctx.unit, profile, p)
+    warnings = _apply(ctx.unit, profile, p, unsubscribes)
     session = profile.sessions.get(device_key(p))
     if session is not None:
         sessions.touch(ctx.unit, profile, session, at, timeouts(ctx))
@@ -89,7 +97,7 @@ def set_user_attributes(ctx: ActionContext, p: SetUserAttributesParams) -> Reply
     return Reply(warning="; ".join(warnings) or None)
 
 
-def _apply(unit: Unit, profile: Profile, p: SetUserAttributesParams) -> list[str]:
+def _apply(unit: Unit, profile: Profile, p: SetUserAttributesParams, unsubscribes: list[Any]) -> list[str]:
     warnings: list[str] = []
     if p.user_attributes:
         warnings += attributes.set_attributes(unit, profile, p.user_attributes)
@@ -99,15 +107,12 @@ def _apply(unit: Unit, profile: Profile, p: SetUserAttributesParams) -> list[str
         attributes.remove_values(profile, p.user_attribute_values_to_remove)
     if p.user_attribute_values_to_increment:
         warnings += attributes.increment(profile, p.user_attribute_values_to_increment)
-    attributes.unsubscribe(
-        profile, _listish(p.unsubscribe_channels_to_add), _listish(p.unsubscribe_channels_to_remove),
-        _listish(p.unsubscribe_categories_to_add), _listish(p.unsubscribe_categories_to_remove),
-    )
+    attributes.unsubscribe(profile, *unsubscribes)
     attributes.set_location(profile, dict(wire_values(p, LOCATION_FIELDS)))
     if p.events:
-        warnings += attributes.import_events(profile, p.events)
+        warnings += attributes.import_events(unit, profile, p.events)
     if p.states:
-        warnings += attributes.import_states(profile, p.states)
+        warnings += attributes.import_states(unit, profile, p.states)
     if p.created is not None:
         profile.created = p.created
     if p.last_active is not None:
@@ -129,13 +134,13 @@ def _apply(unit: Unit, profile: Profile, p: SetUserAttributesParams) -> list[str
 def set_device_attributes(ctx: ActionContext, p: DeviceParams) -> Reply:
     if not p.device_id:
         raise ApiError("Missing required parameter: deviceId")
+    values = dict(wire_values(p, DEVICE_FIELDS))
+    if not values:
+        raise ApiError("setDeviceAttributes needs at least one device attribute (appVersion, systemName, ...)")
     profile = subject(ctx, p)
     if profile is None:
         return Reply(warning=USER_NOT_FOUND)
     device = identity.ensure_device(ctx.unit, profile, p.device_id)
-    values = dict(wire_values(p, DEVICE_FIELDS))
-    if not values:
-        raise ApiError("setDeviceAttributes needs at least one device attribute (appVersion, systemName, ...)")
     if attributes.set_device_fields(device.fields, values.items()):
         ctx.unit.changed(profile)
     attributes.set_location(profile, dict(wire_values(p, LOCATION_FIELDS)))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
+from openplum.actions.context import Runtime
 from openplum.actions.params import decode
 from openplum.actions.runner import Answer, Prepared, error_item, run_batch
 from openplum.actions.table import ACTIONS
@@ -21,8 +23,7 @@ from openplum.http.auth import INVALID_KEY, AppDirectory, authenticate, permissi
 from openplum.http.envelope import error_envelope
 from openplum.http.transport import RequestParams
 from openplum.services.apps import KeyClass, classify_key
-from openplum.services.catalog import NameCatalog
-from openplum.settings import Settings
+from openplum.services.timing import EARLIEST, LATEST
 from openplum.store.base import AppRecord, Store, Tx
 
 log = logging.getLogger("openplum.api")
@@ -37,19 +38,23 @@ def _truthy(value: object) -> bool:
     return value in _TRUE
 
 
-def _float(value: object) -> float | None:
-    try:
-        return float(value) if value is not None and not isinstance(value, bool) else None  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+def _request_time(value: object) -> float | None:
+    """The batch's top-level ``time``; ignored (no skew correction) unless it is a plausible time."""
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
+    try:
+        when = float(value)
+    except ValueError:
+        return None
+    return when if EARLIEST <= when <= LATEST else None
 
 
 class Api:
-    def __init__(self, settings: Settings, store: Store, directory: AppDirectory) -> None:
-        self.settings = settings
+    def __init__(self, runtime: Runtime, store: Store, directory: AppDirectory) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
         self.store = store
         self.directory = directory
-        self.catalog = NameCatalog()
 
     async def handle(self, request: RequestParams) -> tuple[int, dict[str, Any]]:
         try:
@@ -83,7 +88,8 @@ class Api:
                 403, f"Too many users in one batch: {len(users)} (the limit is {limits.multi_max_users})."
             )
         prepared = [self._prepare(app, key_class, it, params, index=i) for i, it in enumerate(raw_items)]
-        return [answer for answer, _ in await self._run(app, prepared, _float(params.get("time")))]
+        _number_repeats(prepared)
+        return [answer for answer, _ in await self._run(app, prepared, _request_time(params.get("time")))]
 
     def _batch_items(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         data = params.get("data")
@@ -159,25 +165,60 @@ class Api:
         if not any(it.answer is None for it in items):
             answers = [(it.answer or error_item("Internal error."), it.status or 400) for it in items]
         else:
-            settings, catalog = self.settings, self.catalog
+            runtime = self.runtime
+            followups: list[Callable[[Tx], None]] = []
 
             def work(tx: Tx) -> list[Answer]:
-                return run_batch(tx, app, items, settings, now, request_time, writable=writable, catalog=catalog)
+                return run_batch(tx, app, items, runtime, now, request_time, writable=writable, followups=followups)
 
             answers = await (self.store.write(work) if writable else self.store.read(work))
+            if followups:
+                await self._follow_up(followups)
         for raw_item, (answer, _) in zip(items, answers, strict=True):
             if raw_item.req_id is not None:
                 answer["reqId"] = raw_item.req_id
         return answers
 
 
+    async def _follow_up(self, followups: list[Callable[[Tx], None]]) -> None:
+        """Writes a read-only batch left behind; they are idempotent, so a lost one is redone next time."""
+
+        def work(tx: Tx) -> None:
+            for followup in followups:
+                followup(tx)
+
+        try:
+            await self.store.write(work)
+        except RequestRejected:
+            log.warning("could not record %d follow-up write(s); they will be retried", len(followups))
+
+
+def _number_repeats(items: list[Prepared]) -> None:
+    """Identical items in one request (two taps queued in the same millisecond) are different actions: each
+    repeat's key gets its ordinal, which a resent batch reproduces, so real replays still collapse."""
+    seen: dict[bytes, int] = {}
+    for item in items:
+        key = item.replay_key
+        if key is None:
+            continue
+        count = seen.get(key, 0)
+        seen[key] = count + 1
+        if count:
+            item.replay_key = hashlib.sha256(key + count.to_bytes(4, "big")).digest()[:16]
+
+
 def _replay_key(own: dict[str, Any], top: dict[str, Any], index: int) -> bytes | None:
-    """The item's identity when it carries one: its own fields, never the clientKey (keys rotate)."""
+    """The item's identity when it carries one: its own fields, never the clientKey (keys rotate).
+
+    With a ``reqId`` the batch ``uuid`` and session ``token`` are left out: Android gives stored items a new
+    uuid when it re-splits a batch, and each item keeps its reqId.
+    """
     has_identity = any(own.get(f) is not None for f in _IDENTITY_FIELDS)
     batch_uuid = top.get("uuid") if own is not top else None
     if not has_identity and batch_uuid is None:
         return None
-    identity = {k: v for k, v in own.items() if k != "clientKey" and v is not None}
+    volatile = {"clientKey", "uuid", "token"} if own.get("reqId") is not None else {"clientKey"}
+    identity = {k: v for k, v in own.items() if k not in volatile and v is not None}
     if own.get("reqId") is None and own.get("time") is None:
         identity["__batch__"] = [batch_uuid or own.get("uuid"), index]
     encoded = msgspec.json.encode(identity, order="sorted")

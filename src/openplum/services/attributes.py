@@ -7,10 +7,14 @@ lifetime figures directly, for data brought in from another system.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
-from openplum.services.catalog import ATTRIBUTE
+import msgspec
+
+from openplum.errors import ApiError
+from openplum.services.catalog import ATTRIBUTE, EVENT, STATE
 from openplum.services.naming import name_problem
 from openplum.services.profile import LOCATION_FIELDS, EventStats, Profile, StateStats
 from openplum.services.unit import Unit
@@ -111,42 +115,76 @@ def set_location(profile: Profile, values: dict[str, Any]) -> None:
         profile.location[name] = value
 
 
-def import_events(profile: Profile, events: dict[str, Any]) -> list[str]:
-    warnings: list[str] = []
-    for name, spec in events.items():
-        problem = name_problem("Event", name)
-        if problem or not isinstance(spec, dict):
-            warnings.append(problem or f"Event {name!r}: expected an object of figures.")
+class EventFigures(msgspec.Struct, rename="camel", kw_only=True):
+    """Lifetime figures of one event, imported from another system (``setUserAttributes.events``)."""
+
+    count: int | None = None
+    count_increment: int | None = None
+    value: float | None = None
+    value_increment: float | None = None
+    first_time: float | None = None
+    last_time: float | None = None
+
+
+class StateFigures(msgspec.Struct, rename="camel", kw_only=True):
+    count: int | None = None
+    count_increment: int | None = None
+    first_time: float | None = None
+    last_time: float | None = None
+
+
+def check_figures(figures: dict[str, EventFigures] | dict[str, StateFigures] | None) -> None:
+    """Refuse imported figures that are not finite numbers, before anything changes."""
+    for name, entry in (figures or {}).items():
+        numbers = [getattr(entry, f) for f in entry.__struct_fields__]
+        if any(isinstance(n, float) and not math.isfinite(n) for n in numbers):
+            raise ApiError(f"Invalid figures for {name!r}: counts, values and times must be finite numbers")
+
+
+def _figures_problem(kind: str, name: str, figures: EventFigures | StateFigures) -> str | None:
+    return name_problem(kind, name)
+
+
+def import_events(unit: Unit, profile: Profile, events: dict[str, EventFigures]) -> list[str]:
+    warnings = [p for n, f in events.items() if (p := _figures_problem("Event", n, f))]
+    valid = {n: f for n, f in events.items() if _figures_problem("Event", n, f) is None}
+    refused = unit.admit(EVENT, [n for n in valid if n not in profile.events])
+    warnings += refused
+    allowed = unit.catalog.known(unit.app_id, EVENT) if refused else None
+    for name, figures in valid.items():
+        if allowed is not None and name not in allowed and name not in profile.events:
             continue
         stats = profile.events.setdefault(name, EventStats())
-        _apply_figures(stats, spec)
-        if "value" in spec:
-            stats.value = float(spec["value"])
-        if "valueIncrement" in spec:
-            stats.value += float(spec["valueIncrement"])
+        _apply_figures(stats, figures)
+        if figures.value is not None:
+            stats.value = figures.value
+        if figures.value_increment is not None:
+            stats.value += figures.value_increment
     return warnings
 
 
-def import_states(profile: Profile, states: dict[str, Any]) -> list[str]:
-    warnings: list[str] = []
-    for name, spec in states.items():
-        problem = name_problem("State", name)
-        if problem or not isinstance(spec, dict):
-            warnings.append(problem or f"State {name!r}: expected an object of figures.")
+def import_states(unit: Unit, profile: Profile, states: dict[str, StateFigures]) -> list[str]:
+    warnings = [p for n, f in states.items() if (p := _figures_problem("State", n, f))]
+    valid = {n: f for n, f in states.items() if _figures_problem("State", n, f) is None}
+    refused = unit.admit(STATE, [n for n in valid if n not in profile.states])
+    warnings += refused
+    allowed = unit.catalog.known(unit.app_id, STATE) if refused else None
+    for name, figures in valid.items():
+        if allowed is not None and name not in allowed and name not in profile.states:
             continue
-        _apply_figures(profile.states.setdefault(name, StateStats()), spec)
+        _apply_figures(profile.states.setdefault(name, StateStats()), figures)
     return warnings
 
 
-def _apply_figures(stats: EventStats | StateStats, spec: dict[str, Any]) -> None:
-    if "count" in spec:
-        stats.count = int(spec["count"])
-    if "countIncrement" in spec:
-        stats.count += int(spec["countIncrement"])
-    if "firstTime" in spec:
-        stats.first_time = float(spec["firstTime"])
-    if "lastTime" in spec:
-        stats.last_time = float(spec["lastTime"])
+def _apply_figures(stats: EventStats | StateStats, figures: EventFigures | StateFigures) -> None:
+    if figures.count is not None:
+        stats.count = figures.count
+    if figures.count_increment is not None:
+        stats.count += figures.count_increment
+    if figures.first_time is not None:
+        stats.first_time = figures.first_time
+    if figures.last_time is not None:
+        stats.last_time = figures.last_time
 
 
 def set_device_fields(fields: dict[str, Any], values: Iterable[tuple[str, Any]]) -> bool:

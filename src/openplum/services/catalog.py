@@ -50,8 +50,21 @@ class NameCatalog:
         return known
 
     def admit(self, tx: Tx, app_id: str, kind: str, names: list[str], pending: list[tuple[str, str]]) -> list[str]:
-        """Accept the names of ``kind`` the caps allow (new ones appended to ``pending``); return problems."""
-        app = self._names(tx, app_id)
+        """Accept the names of ``kind`` the caps allow (new ones appended to ``pending``); return problems.
+
+        The cache may hold names whose transaction rolled back; before refusing anything it is reloaded from
+        the store, so a refusal always rests on stored names.
+        """
+        problems = self._admit(self._names(tx, app_id), kind, names, pending)
+        if problems:
+            self.forget(app_id)
+            fresh = self._names(tx, app_id)
+            for pending_kind, name in pending:  # this transaction's names, not yet written
+                fresh.by_kind.setdefault(pending_kind, set()).add(name)
+            problems = self._admit(fresh, kind, names, pending)
+        return problems
+
+    def _admit(self, app: _AppNames, kind: str, names: list[str], pending: list[tuple[str, str]]) -> list[str]:
         mine = app.by_kind.setdefault(kind, set())
         problems: list[str] = []
         for name in names:
@@ -66,7 +79,8 @@ class NameCatalog:
                 problems.append(f"The app already has {cap} {kind} names; {name!r} was not recorded")
                 continue
             mine.add(name)
-            pending.append((kind, name))
+            if (kind, name) not in pending:
+                pending.append((kind, name))
         return problems
 
     def known(self, app_id: str, kind: str) -> frozenset[str]:

@@ -19,6 +19,15 @@ class UserBlocked(ApiError):
         super().__init__("User is blocked; request skipped.", status=451)
 
 
+def existing(unit: Unit, user_id: str | None, device_id: str | None) -> Profile | None:
+    """The profile a call is about, creating nobody: the user named, else the device's current owner."""
+    profile = unit.profile(user_id_for(unit, user_id, device_id))
+    if profile is None and device_id:
+        owner = unit.device_user(device_id)
+        profile = unit.profile(owner) if owner else None
+    return profile
+
+
 def user_id_for(unit: Unit, user_id: str | None, device_id: str | None) -> str:
     if user_id:
         return user_id
@@ -31,6 +40,8 @@ def resolve(
     unit: Unit, user_id: str | None, device_id: str | None, create: bool, *, allow_blocked: bool = False
 ) -> Profile | None:
     """The profile the call is about, created when ``create`` allows; None when it does not exist."""
+    if device_id and len(device_id) > 400:
+        raise ApiError("deviceId must be at most 400 characters")
     uid = user_id_for(unit, user_id, device_id)
     if len(uid) > 400:
         raise ApiError("userId must be at most 400 characters")
@@ -49,8 +60,6 @@ def resolve(
 def ensure_device(unit: Unit, profile: Profile, device_id: str) -> Device:
     device = profile.devices.get(device_id)
     if device is None:
-        if len(device_id) > 400:
-            raise ApiError("deviceId must be at most 400 characters")
         device = profile.devices[device_id] = Device(device_id=device_id, first_seen=unit.now)
         unit.link_device(device_id, profile.user_id)
         unit.changed(profile)

@@ -90,6 +90,8 @@ class Profile(msgspec.Struct, omit_defaults=True):
     blocked: bool = False
     sessions: dict[str, OpenSession] = msgspec.field(default_factory=dict)
     """Open sessions by device id ('' for calls that name no device)."""
+    exposures: dict[str, int] = msgspec.field(default_factory=dict)
+    """A/B test id -> the variant the user was first exposed to."""
 
     def mark_active(self, when: float) -> None:
         self.last_active = when if self.last_active is None else max(self.last_active, when)

@@ -11,6 +11,12 @@ from __future__ import annotations
 _FUTURE_SLACK = 60.0
 
 
+EARLIEST = 946_684_800.0
+LATEST = 4_102_444_800.0
+"""Times outside 2000-2100 are unit mistakes (milliseconds, zero, a negative offset) and are refused at the
+edge (``actions.params``) rather than recorded."""
+
+
 def event_time(item_time: float | None, request_time: float | None, now: float) -> float:
     if item_time is None:
         return now

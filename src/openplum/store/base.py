@@ -82,6 +82,45 @@ class OpenSessionRef:
     device_id: str | None
 
 
+@dataclass(frozen=True)
+class VariableRow:
+    name: str
+    kind: str
+    default: bytes | None
+    """JSON of the code default (``setVars``), None when only a team value exists."""
+    value: bytes | None
+    """JSON of the team's value, None when the code default applies."""
+
+
+@dataclass(frozen=True)
+class AudienceRow:
+    audience_id: int
+    name: str
+    rule: bytes
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class AbTestRow:
+    test_id: int
+    doc: bytes
+    state: str
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    app_id: str | None
+    at: float
+    actor: str
+    action: str
+    target: str
+    details: bytes | None
+
+
 class Tx(Protocol):
     # apps
     def insert_app(self, app: AppRecord) -> None: ...
@@ -119,6 +158,37 @@ class Tx(Protocol):
     # the names (events, states, attributes, parameters) an app has used
     def list_names(self, app_id: str) -> list[tuple[str, str]]: ...
     def add_names(self, app_id: str, names: Sequence[tuple[str, str]]) -> None: ...
+
+    # content: variables, action definitions, audiences, A/B tests, and the version every process watches
+    def content_versions(self) -> dict[str, int]: ...
+    def content_version(self, app_id: str) -> int: ...
+    def bump_content(self, app_id: str, now: float) -> int: ...
+    def list_variables(self, app_id: str) -> list[VariableRow]: ...
+    def define_variables(self, app_id: str, rows: Sequence[tuple[str, str, bytes]], now: float) -> None:
+        """Record code defaults (name, kind, default JSON); team values are kept."""
+        ...
+
+    def set_variable_value(self, app_id: str, name: str, value: bytes | None, now: float) -> bool: ...
+    def delete_variables(self, app_id: str, names: Sequence[str]) -> list[str]: ...
+    def list_action_definitions(self, app_id: str) -> dict[str, bytes]: ...
+    def put_action_definitions(self, app_id: str, docs: Sequence[tuple[str, bytes]], now: float) -> None: ...
+    def list_audiences(self, app_id: str) -> list[AudienceRow]: ...
+    def put_audience(self, app_id: str, row: AudienceRow) -> None: ...
+    def delete_audience(self, app_id: str, audience_id: int) -> bool: ...
+    def list_ab_tests(self, app_id: str) -> list[AbTestRow]: ...
+    def put_ab_test(self, app_id: str, row: AbTestRow) -> None: ...
+    def delete_ab_test(self, app_id: str, test_id: int) -> bool: ...
+    def forced_variants(self, app_id: str) -> dict[tuple[str, int], int]: ...
+    def force_variant(self, app_id: str, device_id: str, test_id: int, variant_id: int | None) -> None: ...
+
+    # management: tokens and the audit log
+    def add_admin_token(self, token_id: str, name: str, token_hash: bytes, now: float) -> None: ...
+    def admin_token_hashes(self) -> dict[str, bytes]: ...
+    def audit(
+        self, app_id: str | None, at: float, actor: str, action: str, target: str, details: bytes | None
+    ) -> None: ...
+    def audit_log(self, app_id: str | None, after: int, limit: int) -> list[AuditRow]: ...
+    def update_app_keys(self, app: AppRecord) -> None: ...
 
     # effectively-once ingestion
     def claim_keys(self, app_id: str, keys: Sequence[bytes], now: float) -> set[bytes]:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from typing import Protocol
 
+from openplum.services.snapshot import ContentCache
 from openplum.settings import Settings
 from openplum.store.base import Store
 
@@ -54,8 +55,9 @@ class WorkerRunner:
             await asyncio.sleep(worker.interval)
 
 
-def default_workers(settings: Settings) -> list[Worker]:
+def default_workers(settings: Settings, content: ContentCache) -> list[Worker]:
+    from openplum.workers.content import ContentWatcher
     from openplum.workers.replay_keys import ReplayKeyPruner
     from openplum.workers.sessions import SessionSweeper
 
-    return [SessionSweeper(settings), ReplayKeyPruner(settings)]
+    return [SessionSweeper(settings), ReplayKeyPruner(settings), ContentWatcher(content)]
