@@ -17,6 +17,7 @@ from openplum.http.auth import AppDirectory
 from openplum.http.cors import cors_headers
 from openplum.http.envelope import encode, error_envelope
 from openplum.http.transport import parse_query, parse_request
+from openplum.manage import app as manage_app
 from openplum.services.catalog import NameCatalog
 from openplum.services.snapshot import ContentCache
 from openplum.settings import Settings
@@ -41,6 +42,7 @@ class OpenplumApp:
         self.runtime = Runtime(settings, NameCatalog(), ContentCache())
         self.api = Api(self.runtime, self.store, self.directory)
         self.workers = WorkerRunner(settings, self.store, default_workers(settings, self.runtime.content))
+        self.manage = manage_app.build(manage_app.Services(self.store, self.runtime, self.directory))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -81,6 +83,8 @@ class OpenplumApp:
                 await _respond(send, status, body, [_JSON, *cors_headers(origin)])
             else:
                 await _respond(send, 405, encode(error_envelope("Use GET or POST.")), [_JSON])
+        elif path.startswith(manage_app.PREFIX + "/"):
+            await self.manage(scope, receive, send)  # type: ignore[arg-type]
         elif path == "/health" and method in ("GET", "HEAD"):
             await self._health(send)
         else:

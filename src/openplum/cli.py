@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import psycopg
 
 from openplum import __version__
-from openplum.services import apps
+from openplum.services import admin_tokens, apps
 from openplum.settings import Settings, from_env
 from openplum.store import open_store
 from openplum.store.base import Tx
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--data-export-key")
     create.add_argument("--content-read-only-key")
     app_sub.add_parser("list", help="list apps as JSON")
+
+    token_cmd = commands.add_parser("admin-token", help="management API tokens")
+    token_sub = token_cmd.add_subparsers(dest="token_command", required=True)
+    token_create = token_sub.add_parser("create", help="create a token for /manage/v1; prints it once")
+    token_create.add_argument("--name", default="admin", help="who or what the token is for")
     return parser
 
 
@@ -72,6 +77,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if args.command == "apps":
         return _apps(settings, args)
+    if args.command == "admin-token":
+        store = open_store(settings)
+        store.migrate()
+        token = store.run(lambda tx: admin_tokens.create(tx, args.name, settings.clock.now()))
+        print(token)
+        return 0
     return 2
 
 

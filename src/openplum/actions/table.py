@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openplum.actions import content, meta, profiles, sessions, tracking, users
+from openplum.actions import content, experiments, meta, profiles, sessions, tracking, users
 from openplum.actions.context import Handler
 from openplum.actions.device_params import DeviceParams
 from openplum.actions.params import Common, CreateDisposition, NoParams
@@ -80,9 +80,9 @@ _SPECS: list[ActionSpec] = [
     ActionSpec("getAndroidNotificationChannels", P, "List Android notification channels"),
     ActionSpec("deleteAndroidNotificationChannel", D, "Delete an Android notification channel"),
     # A/B tests (§6.4)
-    ActionSpec("getAbTest", C, "Read one A/B test"),
-    ActionSpec("getAbTests", C, "List A/B tests"),
-    ActionSpec("getVariant", C, "Read one A/B test variant"),
+    ActionSpec("getAbTest", C, "Read one A/B test", experiments.OneParams, experiments.get_ab_test),
+    ActionSpec("getAbTests", C, "List A/B tests", experiments.ListParams, experiments.get_ab_tests),
+    ActionSpec("getVariant", C, "Read one A/B test variant", experiments.OneParams, experiments.get_variant),
     # Variables and files (§6.5)
     ActionSpec("getVars", P, "Read the user's variables and variants", content.GetVarsParams, content.get_vars,
                "CreateNever"),

@@ -106,6 +106,27 @@ def new_app(
     )
 
 
+def rotate_key(tx: Tx, app_id: str, key_class: KeyClass, now: float, actor: str) -> AppRecord:
+    """Replace one of the app's keys with a new random one; the old key stops working at once."""
+    import dataclasses
+
+    app = tx.get_app(app_id)
+    if app is None:
+        raise LookupError(app_id)
+    keys = keys_of(app)
+    keys[key_class] = generate_key(key_class)
+    rotated = dataclasses.replace(
+        app,
+        production_key=keys[KeyClass.PRODUCTION],
+        development_key=keys[KeyClass.DEVELOPMENT],
+        data_export_key=keys[KeyClass.DATA_EXPORT],
+        content_read_only_key=keys[KeyClass.CONTENT_READ_ONLY],
+    )
+    tx.update_app_keys(rotated)
+    tx.audit(app_id, now, actor, "app.rotateKey", key_class.value, None)
+    return rotated
+
+
 def create_app(tx: Tx, app: AppRecord) -> AppRecord:
     if tx.get_app(app.app_id) is not None:
         raise AppExists(f"an app with id {app.app_id!r} already exists")

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from openplum.store.files import FilesTx
+
 T = TypeVar("T")
 
 
@@ -121,7 +123,7 @@ class AuditRow:
     details: bytes | None
 
 
-class Tx(Protocol):
+class Tx(FilesTx, Protocol):
     # apps
     def insert_app(self, app: AppRecord) -> None: ...
     def get_app(self, app_id: str) -> AppRecord | None: ...

@@ -16,6 +16,7 @@ from openplum.store.base import (
     StateRow,
     VariableRow,
 )
+from openplum.store.files import FilesSql
 
 _CHUNK = 400
 
@@ -38,7 +39,7 @@ def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + size]
 
 
-class SqlTx:
+class SqlTx(FilesSql):
     """Implements ``store.base.Tx`` over a DB-API connection already inside a transaction."""
 
     def __init__(self, conn: Any, *, pyformat: bool) -> None:

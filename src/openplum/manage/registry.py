@@ -1,0 +1,102 @@
+"""The route registry: each management route's method, path, types and handler, and the OpenAPI it implies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+
+@dataclass
+class Call:
+    """One management request as a handler sees it: path parameters, the decoded body, who is asking."""
+
+    path: dict[str, str]
+    query: dict[str, str]
+    body: Any
+    actor: str
+    now: float
+    services: Any
+    """``manage.app.Services``: the store, the runtime, the app directory."""
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    summary: str
+    handler: Handler
+    tag: str
+    body: Any = None
+    response: Any = None
+    status: int = 200
+    query: tuple[str, ...] = ()
+    public: bool = False
+
+
+@dataclass
+class Registry:
+    routes: list[Route] = field(default_factory=list)
+
+    def add(self, method: str, path: str, summary: str, tag: str, *, body: Any = None, response: Any = None,
+            status: int = 200, query: tuple[str, ...] = (), public: bool = False) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(method, path, summary, handler, tag, body, response, status, query, public))
+            return handler
+
+        return register
+
+
+class ErrorBody(msgspec.Struct):
+    message: str
+
+
+class ErrorResponse(msgspec.Struct):
+    error: ErrorBody
+
+
+def openapi(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
+    types = [ErrorResponse]
+    for route in registry.routes:
+        types += [t for t in (route.body, route.response) if t is not None]
+    schemas, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    by_type = dict(zip(types, schemas, strict=True))
+    paths: dict[str, dict[str, Any]] = {}
+    for route in registry.routes:
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in _path_names(route.path)]
+        params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in route.query]
+        error = {"content": {"application/json": {"schema": by_type[ErrorResponse]}}}
+        responses: dict[str, Any] = {
+            str(route.status): {"description": "OK"} if route.response is None else {
+                "description": "OK", "content": {"application/json": {"schema": by_type[route.response]}}},
+            "400": {"description": "Bad input", **error},
+            "404": {"description": "Not found", **error},
+            "409": {"description": "Conflict", **error},
+        }
+        op: dict[str, Any] = {"summary": route.summary, "tags": [route.tag], "parameters": params,
+                              "responses": responses,
+                              "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
+                              .replace("{", "").replace("}", "").replace("-", "_")}
+        if not route.public:
+            op["responses"]["401"] = {"description": "Missing or invalid admin token", **error}
+            op["security"] = [{"adminToken": []}]
+        if route.body is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[route.body]}}}
+        paths.setdefault(prefix + route.path, {})[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "openplum management API", "version": version},
+        "paths": paths,
+        "components": {"schemas": components,
+                       "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
