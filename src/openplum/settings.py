@@ -32,6 +32,13 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
+def _env_url(env: dict[str, str], name: str) -> str | None:
+    raw = env.get(name) or None
+    if raw is not None and not raw.startswith(("http://", "https://")):
+        raise SystemExit(f"{name} must be an absolute http:// or https:// URL, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("openplum-data")
@@ -54,8 +61,19 @@ class Settings:
     session_sweep_interval: float = 30.0
     # How long replay keys are remembered (SDK offline queues are replayed for days at most).
     dedupe_retention: float = 14 * 86400.0
+    outbound_allow: tuple[str, ...] = ()
+    """Addresses or networks outbound calls may reach although they are not public (tests: 127.0.0.1/32)."""
     run_workers: bool = True
     clock: Clock = field(default_factory=SystemClock)
+    # Files (uploadFile/downloadFile): kept under ``data_dir/files`` unless an S3-compatible bucket is set.
+    # S3 credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, instance roles...).
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    public_url: str | None = None
+    """Absolute base URL of this server for the redirects it answers; unset: taken from the request's Host."""
+    secret_key: str | None = field(default=None, repr=False)
+    """Signs file URLs; unset: one is generated once and kept in the store, so every process shares it."""
 
     @property
     def sqlite_path(self) -> Path:
@@ -77,6 +95,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     sync = env.get("OPENPLUM_SQLITE_SYNCHRONOUS", "FULL").upper()
     if sync not in {"FULL", "NORMAL", "EXTRA"}:
         raise SystemExit("OPENPLUM_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
+    public_url = _env_url(env, "OPENPLUM_PUBLIC_URL")
     return Settings(
         data_dir=Path(env.get("OPENPLUM_DATA_DIR") or "openplum-data"),
         database_url=url,
@@ -91,4 +110,10 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         pause_timeout=_env_float(env, "OPENPLUM_PAUSE_TIMEOUT", 30 * 60.0),
         session_sweep_interval=_env_float(env, "OPENPLUM_SESSION_SWEEP_INTERVAL", 30.0),
         dedupe_retention=_env_float(env, "OPENPLUM_DEDUPE_RETENTION", 14 * 86400.0),
+        outbound_allow=tuple(n for n in env.get("OPENPLUM_OUTBOUND_ALLOW", "").split(",") if n.strip()),
+        s3_bucket=env.get("OPENPLUM_S3_BUCKET") or None,
+        s3_endpoint_url=_env_url(env, "OPENPLUM_S3_ENDPOINT_URL"),
+        s3_region=env.get("OPENPLUM_S3_REGION") or None,
+        public_url=public_url.rstrip("/") if public_url else None,
+        secret_key=env.get("OPENPLUM_SECRET_KEY") or None,
     )

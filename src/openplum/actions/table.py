@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openplum.actions import content, experiments, meta, profiles, sessions, tracking, users
+from openplum.actions import content, experiments, export, meta, profiles, sessions, tracking, users
 from openplum.actions.context import Handler
 from openplum.actions.device_params import DeviceParams
 from openplum.actions.params import Common, CreateDisposition, NoParams
@@ -96,11 +96,12 @@ _SPECS: list[ActionSpec] = [
     ActionSpec("listPostbacks", X, "List postbacks"),
     ActionSpec("deletePostback", X, "Delete a postback"),
     # Export (§6.7)
-    ActionSpec("exportData", X, "Export raw sessions (job)"),
-    ActionSpec("exportReport", X, "Export a report (job)"),
+    ActionSpec("exportData", X, "Export raw sessions (job)", export.ExportDataParams, export.export_data, writes=True),
+    ActionSpec("exportReport", X, "Export a report (job)", export.ExportReportParams, export.export_report,
+               writes=True),
     ActionSpec("exportUser", X, "Read one user's profile", NoParams, profiles.export_user, "CreateNever"),
-    ActionSpec("exportUsers", X, "Export users (job)"),
-    ActionSpec("getExportResults", X, "Poll an export job"),
+    ActionSpec("exportUsers", X, "Export users (job)", export.ExportUsersParams, export.export_users, writes=True),
+    ActionSpec("getExportResults", X, "Poll an export job", export.JobParams, export.get_export_results),
     # Import (§6.8); the JSON form of multi is handled by the transport itself
     ActionSpec("multi", D, "Batch of actions (JSON); CSV import job with createJob=true"),
     ActionSpec("getMultiResults", D, "Poll a CSV import job"),

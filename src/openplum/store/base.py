@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from openplum.store.files import FilesTx
+from openplum.store.jobs import JobsTx
 
 T = TypeVar("T")
 
@@ -123,7 +124,7 @@ class AuditRow:
     details: bytes | None
 
 
-class Tx(FilesTx, Protocol):
+class Tx(FilesTx, JobsTx, Protocol):
     # apps
     def insert_app(self, app: AppRecord) -> None: ...
     def get_app(self, app_id: str) -> AppRecord | None: ...

@@ -14,6 +14,7 @@ from openplum.store.base import (
 )
 from openplum.store.content_sql import ContentSql
 from openplum.store.files import FilesSql
+from openplum.store.jobs import JobsSql
 
 _CHUNK = 400
 
@@ -32,7 +33,7 @@ def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + size]
 
 
-class SqlTx(ContentSql, FilesSql):
+class SqlTx(ContentSql, FilesSql, JobsSql):
     """Implements ``store.base.Tx`` over a DB-API connection already inside a transaction."""
 
     def __init__(self, conn: Any, *, pyformat: bool) -> None:

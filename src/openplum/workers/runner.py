@@ -57,7 +57,8 @@ class WorkerRunner:
 
 def default_workers(settings: Settings, content: ContentCache) -> list[Worker]:
     from openplum.workers.content import ContentWatcher
+    from openplum.workers.jobs import JobRunner
     from openplum.workers.replay_keys import ReplayKeyPruner
     from openplum.workers.sessions import SessionSweeper
 
-    return [SessionSweeper(settings), ReplayKeyPruner(settings), ContentWatcher(content)]
+    return [SessionSweeper(settings), ReplayKeyPruner(settings), ContentWatcher(content), JobRunner(settings)]
