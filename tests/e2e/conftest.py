@@ -12,6 +12,9 @@ What the fixtures put together:
   pointed at the server in production mode; a ``LeanplumPage`` that drives the SDK's public API and records
   every request the page makes, every console error and every uncaught page error.
 - ``export_user``: reads a profile back through the ``exportUser`` API action with the data-export key.
+- ``manage``: the management API (``/manage/v1``) with an admin token from ``openplum admin-token create``.
+- ``content_app`` / ``content_sdk``: a fresh app per test and the SDK page for it, for tests that change
+  content (variables, A/B tests), so other tests' users never receive it.
 
 Install the browser and the SDK with ``scripts/install-e2e``; without them the tests fail.
 The backends are those of the whole suite (``OPENPLUM_TEST_BACKENDS``, ``OPENPLUM_TEST_DATABASE_URL``).
@@ -19,6 +22,7 @@ The backends are those of the whole suite (``OPENPLUM_TEST_BACKENDS``, ``OPENPLU
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -218,34 +222,34 @@ def _wait_for_health(server: OpenplumServer) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def e2e_app(openplum_server: OpenplumServer) -> E2eApp:
-    """The app ``app_e2e`` created through the CLI, with the keys the CLI reports."""
-    command = [
-        sys.executable, "-m", "openplum", "apps", "create",
-        "--name", "e2e",
-        "--app-id", "app_e2e",
-        "--production-key", "prod_e2e",
-        "--development-key", "dev_e2e",
-        "--data-export-key", "exp_e2e",
-        "--content-read-only-key", "cro_e2e",
-    ]  # fmt: skip
+def _run_cli(server: OpenplumServer, *args: str) -> str:
+    """``python -m openplum <args>`` with the server's environment (same store); its stdout, exit 0 asserted."""
+    command = [sys.executable, "-m", "openplum", *args]
     result = subprocess.run(
-        command,
-        cwd=REPO_ROOT,
-        env=openplum_server.env,
-        capture_output=True,
-        timeout=CLI_TIMEOUT_S,
-        check=False,
+        command, cwd=REPO_ROOT, env=server.env, capture_output=True, timeout=CLI_TIMEOUT_S, check=False
     )
     stdout = result.stdout.decode(errors="replace")
     stderr = result.stderr.decode(errors="replace")
     if result.returncode != 0:
         pytest.fail(
-            f"`openplum apps create` exited with {result.returncode}\n--- stdout ---\n{stdout}\n"
+            f"`openplum {' '.join(args[:2])}` exited with {result.returncode}\n--- stdout ---\n{stdout}\n"
             f"--- stderr ---\n{stderr}",
             pytrace=False,
         )
+    return stdout
+
+
+def create_app(server: OpenplumServer, name: str) -> E2eApp:
+    """An app ``app_<name>`` (keys ``prod_<name>`` etc.) created through the CLI, with the keys it reports."""
+    stdout = _run_cli(
+        server, "apps", "create",
+        "--name", name,
+        "--app-id", f"app_{name}",
+        "--production-key", f"prod_{name}",
+        "--development-key", f"dev_{name}",
+        "--data-export-key", f"exp_{name}",
+        "--content-read-only-key", f"cro_{name}",
+    )  # fmt: skip
     try:
         created = json.loads(stdout)
         keys = created["keys"]
@@ -262,6 +266,50 @@ def e2e_app(openplum_server: OpenplumServer) -> E2eApp:
             f"`openplum apps create` did not print the expected JSON object ({exc!r})\n--- stdout ---\n{stdout}",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session")
+def e2e_app(openplum_server: OpenplumServer) -> E2eApp:
+    """The app ``app_e2e`` created through the CLI, with the keys the CLI reports."""
+    return create_app(openplum_server, "e2e")
+
+
+@pytest.fixture(scope="session")
+def admin_token(openplum_server: OpenplumServer) -> str:
+    """A management API token from ``openplum admin-token create`` (it prints the token, once)."""
+    token = _run_cli(openplum_server, "admin-token", "create", "--name", "e2e").strip()
+    assert token, "`openplum admin-token create` printed nothing"
+    assert len(token.split()) == 1, f"`openplum admin-token create` printed {token!r}"
+    return token
+
+
+class ManagementApi:
+    """JSON calls to ``/manage/v1`` with the admin token; each asserts the HTTP status it expects."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.http = httpx.Client(
+            base_url=f"{base_url}/manage/v1", headers={"Authorization": f"Bearer {token}"}, timeout=5.0
+        )
+
+    def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        response = self.http.request(method, path, json=body)
+        assert response.status_code == expect, (
+            f"{method} /manage/v1{path} {json.dumps(body)}: expected HTTP {expect}, "
+            f"got {response.status_code}: {response.text[:2000]}"
+        )
+        return response.json()
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture
+def manage(openplum_server: OpenplumServer, admin_token: str) -> Iterator[ManagementApi]:
+    api = ManagementApi(openplum_server.base_url, admin_token)
+    try:
+        yield api
+    finally:
+        api.close()
 
 
 @pytest.fixture
@@ -471,6 +519,27 @@ class LeanplumPage:
         """``Leanplum.forceContentUpdate(callback)``: sends ``getVars`` at once, with every queued call."""
         return self._call_with_status_callback("forceContentUpdate")
 
+    def set_variables(self, defaults: dict[str, Any]) -> None:
+        """``Leanplum.setVariables(defaults)``: the code's defaults, which the SDK merges the server's values
+        onto. In production mode 1.9.0 keeps them local (``setVars`` only goes out in dev mode)."""
+        self._call("setVariables", defaults)
+
+    def variables(self) -> Any:
+        """``Leanplum.getVariables()``: the code defaults merged with the values the server sent."""
+        return self.page.evaluate("() => Leanplum.getVariables()")
+
+    def variable(self, *path: str) -> Any:
+        """``Leanplum.getVariable(...path)``."""
+        return self.page.evaluate("path => Leanplum.getVariable(...path)", list(path))
+
+    def variants(self) -> list[Any]:
+        """``Leanplum.getVariants()``: the ``variants`` list of the last start/getVars answer, as JSON text
+        parsed in Python, so ids come back exactly as the SDK holds them (JS numbers)."""
+        text = self.page.evaluate("() => JSON.stringify(Leanplum.getVariants())")
+        value = json.loads(text)
+        assert isinstance(value, list), f"Leanplum.getVariants() returned {text}"
+        return value
+
     def pause_session(self) -> None:
         self._call("pauseSession")
 
@@ -594,21 +663,20 @@ def _items_of(request: Request) -> list[dict[str, Any]]:
     return [query]
 
 
-@pytest.fixture
-def sdk(
-    browser: Browser, page_server: PageServer, openplum_server: OpenplumServer, e2e_app: E2eApp
-) -> Iterator[LeanplumPage]:
-    """A fresh browser profile on the page origin with the SDK configured for openplum (production key)."""
+@contextlib.contextmanager
+def _sdk_page(browser: Browser, page_server: PageServer, server: OpenplumServer, app: E2eApp) -> Iterator[LeanplumPage]:
+    """A fresh browser profile on the page origin with the SDK configured for ``app`` (production key).
+    Loading the page sends nothing: the SDK's first request is the test's ``Leanplum.start``."""
     context = browser.new_context()
     context.set_default_timeout(15_000)
     page = context.new_page()
-    lp_page = LeanplumPage(page, openplum_server.api_url, page_server.origin)
+    lp_page = LeanplumPage(page, server.api_url, page_server.origin)
     try:
         page.goto(
             page_server.page_url(
-                apiPath=openplum_server.api_url,
-                appId=e2e_app.app_id,
-                productionKey=e2e_app.production_key,
+                apiPath=server.api_url,
+                appId=app.app_id,
+                productionKey=app.production_key,
                 appVersion=APP_VERSION,
                 networkTimeout=str(SDK_NETWORK_TIMEOUT_S),
             )
@@ -620,6 +688,31 @@ def sdk(
         context.close()
 
 
+@pytest.fixture
+def sdk(
+    browser: Browser, page_server: PageServer, openplum_server: OpenplumServer, e2e_app: E2eApp
+) -> Iterator[LeanplumPage]:
+    """The SDK page for the shared app ``app_e2e``."""
+    with _sdk_page(browser, page_server, openplum_server, e2e_app) as lp_page:
+        yield lp_page
+
+
+@pytest.fixture
+def content_app(openplum_server: OpenplumServer) -> E2eApp:
+    """A fresh app per test, for tests that define variables and run A/B tests (so nothing leaks into the
+    content that other tests' users receive)."""
+    return create_app(openplum_server, f"e2e_content_{secrets.token_hex(3)}")
+
+
+@pytest.fixture
+def content_sdk(
+    browser: Browser, page_server: PageServer, openplum_server: OpenplumServer, content_app: E2eApp
+) -> Iterator[LeanplumPage]:
+    """The SDK page for ``content_app``."""
+    with _sdk_page(browser, page_server, openplum_server, content_app) as lp_page:
+        yield lp_page
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -628,12 +721,13 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed and call.when in ("setup", "call"):
         funcargs = getattr(item, "funcargs", {})
-        lp_page = funcargs.get("sdk")
-        if isinstance(lp_page, LeanplumPage):
+        for name, lp_page in funcargs.items():
+            if not isinstance(lp_page, LeanplumPage):
+                continue
             try:
-                report.sections.append(("Leanplum SDK traffic", lp_page.transcript()))
+                report.sections.append((f"Leanplum SDK traffic ({name})", lp_page.transcript()))
             except Exception as exc:  # never let diagnostics hide the real failure
-                report.sections.append(("Leanplum SDK traffic", f"(unavailable: {exc!r})"))
+                report.sections.append((f"Leanplum SDK traffic ({name})", f"(unavailable: {exc!r})"))
         server = funcargs.get("openplum_server")
         if isinstance(server, OpenplumServer):
             report.sections.append((f"openplum server stderr ({server.backend})", server.stderr_tail()))

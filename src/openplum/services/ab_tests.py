@@ -20,7 +20,8 @@ _ids = random.SystemRandom()
 
 
 def _new_id() -> int:
-    return _ids.randrange(10**15, 10**16)
+    """16-digit ids like Leanplum's, below 2**53 so JavaScript SDKs read them exactly."""
+    return _ids.randrange(10**15, 2**53)
 
 
 def _load(tx: Tx, app_id: str, test_id: int) -> AbTest:
@@ -50,7 +51,7 @@ def get(tx: Tx, app_id: str, test_id: int) -> AbTest:
 
 
 def create(tx: Tx, app_id: str, fields: dict[str, Any], now: float, actor: str) -> AbTest:
-    variants = [Variant(id=_new_id(), **v) for v in fields.pop("variants", [])]
+    variants = [Variant(id=_new_id(), **{k: x for k, x in v.items() if k != "id"}) for v in fields.pop("variants", [])]
     if variants and not any(v.control for v in variants):
         variants[0].control = True
     test = AbTest(id=_new_id(), created=now, updated=now, variants=variants, created_by=actor, **fields)
