@@ -1,0 +1,144 @@
+"""The scenarios: each is wrk runs against openplum, interleaved with runs against the ceiling, as one row.
+
+Runs alternate (ceiling, openplum, ceiling, openplum ...) so that a noisy neighbour slows both alike; a row's
+ratio is the median of the per-pair ratios.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import profile, workload, wrk
+from bench.deployment import APP_ID, EXPORT_USERS, KEYS, Deployment
+from bench.report import Row
+from bench.servers import Server
+
+INGEST_USERS = 100_000
+_WINDOW_MS = 10_000_000
+"""Client time each ingest run may use (64 ms per request): runs never reuse a time, so nothing is a replay."""
+
+
+@dataclass
+class Bench:
+    runs: int
+    seconds: float
+    tmp: Path
+    profile: bool = False
+    details: list[str] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
+    _windows: int = 0
+    _items: Path | None = None
+
+    def log(self, line: str) -> None:
+        self.details.append(line)
+        print(line, file=sys.stderr, flush=True)
+
+    def ingest_args(self, users: int) -> list[str]:
+        if self._items is None:
+            self._items = self.tmp / "ingest-items.txt"
+            self._items.write_text("\n".join(workload.ingest_prefixes(APP_ID, KEYS["production"])) + "\n")
+        self._windows += 1
+        first = workload.now_ms() - 30 * 86_400_000 + self._windows * _WINDOW_MS
+        return [str(self._items), APP_ID, KEYS["production"], str(users), str(first), str(wrk.THREADS)]
+
+    def measure(self, name: str, server: Server, ceiling: Server | None, script: str, args: list[str] | None,
+                users: int, connections: int = wrk.CONNECTIONS, *, seconds: float | None = None,
+                profile: bool = False) -> tuple[list[wrk.Run], list[wrk.Run]]:
+        """``runs`` pairs of (ceiling, openplum) runs; ``args`` None means fresh ingest arguments per run."""
+        mine: list[wrk.Run] = []
+        theirs: list[wrk.Run] = []
+        seconds = seconds or self.seconds
+        for i in range(self.runs):
+            if ceiling is not None:
+                c = _timed(ceiling, script, args or self.ingest_args(users), seconds, connections)
+                theirs.append(c)
+                self.log(f"{name} run {i + 1} ceiling : {_show(c)}")
+            r = _timed(server, script, args or self.ingest_args(users), seconds, connections)
+            mine.append(r)
+            self.log(f"{name} run {i + 1} openplum: {_show(r)}")
+        if profile and self.profile:
+            self._profile(name, server, script, args, users, connections)
+        return mine, theirs
+
+    def _profile(self, name: str, server: Server, script: str, args: list[str] | None, users: int,
+                 connections: int) -> None:
+        seconds = max(self.seconds, 5.0)
+        out = self.tmp / f"profile-{len(self.profiles)}"
+        spies = profile.start(server.workers(), seconds, out)
+        time.sleep(0.5)
+        run = wrk.run(server.url, script, args or self.ingest_args(users), seconds, connections)
+        for spy in spies:
+            spy.wait(timeout=seconds + 60)
+        files = sorted(out.parent.glob(out.name + ".*.txt"))
+        summary = profile.summarise(files, seconds) if files else "(py-spy wrote nothing)"
+        self.profiles.append(f"### {name}\n\nwhile serving {run.rps:,.0f} req/s:\n\n```\n{summary}\n```\n")
+
+
+def _timed(server: Server, script: str, args: list[str], seconds: float, connections: int) -> wrk.Run:
+    """One wrk run, with the CPU the server used meanwhile."""
+    before = server.cpu_seconds()
+    run = wrk.run(server.url, script, args, seconds, connections)
+    return dataclasses.replace(run, server_cpu=(server.cpu_seconds() - before) / run.seconds)
+
+
+def _show(r: wrk.Run) -> str:
+    return (f"{r.rps:9,.0f} req/s  p50 {r.p50_ms:7.1f} ms  p90 {r.p90_ms:7.1f} ms  p99 {r.p99_ms:7.1f} ms  "
+            f"errors {r.errors}  server CPU {r.server_cpu:.2f} cores")
+
+
+def _ingest_target(backend: str) -> tuple[str, object]:
+    if backend == "SQLite":
+        return "≥ 0.35 of ceiling events/s; p99 < 100 ms", lambda r: r.ratio >= 0.35 and r.p99 < 100
+    return "≥ 60,000 events/s; p99 < 100 ms", lambda r: r.events >= 60_000 and r.p99 < 100
+
+
+def ingest(bench: Bench, dep: Deployment, ceiling: Server, users: int = INGEST_USERS,
+           scenario: str = "ingest") -> Row:
+    assert dep.server is not None
+    workers = len(dep.server.workers())
+    name = f"{scenario} {dep.backend} x{workers} {users:,} users"
+    mine, theirs = bench.measure(name, dep.server, ceiling, "ingest.lua", None, users,
+                                 profile=not scenario.startswith("growth"))
+    target, check = _ingest_target(dep.backend)
+    row = Row(scenario, dep.backend, workers, users, workload.BATCH, mine, theirs, target, check)  # type: ignore[arg-type]
+    row.rss_mib = dep.server.rss_mib()
+    return row
+
+
+def get_vars(bench: Bench, dep: Deployment, ceiling: Server, scenario: str = "getVars") -> Row:
+    assert dep.server is not None
+    workers = len(dep.server.workers())
+    args = ["getVars", APP_ID, KEYS["production"], str(dep.users), "includeDefaults=false"]
+    mine, theirs = bench.measure(f"{scenario} {dep.backend} x{workers} {dep.users:,} users", dep.server, ceiling,
+                                 "get.lua", args, dep.users, profile=not scenario.startswith("growth"))
+    row = Row(scenario, dep.backend, workers, dep.users, 1, mine, theirs, "≥ 0.4 of ceiling req/s; p99 < 20 ms",
+              lambda r: r.ratio >= 0.4 and r.p99 < 20)
+    row.rss_mib = dep.server.rss_mib()
+    return row
+
+
+def export_user(bench: Bench, dep: Deployment, ceiling_runs: list[wrk.Run], connections: int) -> Row:
+    """exportUser of profiles with 100 event names; the ceiling is the small-GET one measured for getVars."""
+    assert dep.server is not None
+    workers = len(dep.server.workers())
+    users = min(EXPORT_USERS, dep.users)
+    args = ["exportUser", APP_ID, KEYS["dataExport"], str(users), ""]
+    light = connections < wrk.CONNECTIONS  # the latency of one request at a time: shorter runs do
+    mine, _ = bench.measure(f"exportUser {dep.backend} x{workers} c{connections}", dep.server, None, "get.lua",
+                            args, users, connections, seconds=bench.seconds / 2 if light else None)
+    theirs = [] if light else ceiling_runs
+    row = Row("exportUser", dep.backend, workers, users, 1, mine, theirs, "p99 < 5 ms", lambda r: r.p99 < 5,
+              connections=connections)
+    row.rss_mib = dep.server.rss_mib()
+    return row
+
+
+def growth_check(rows: list[Row], reference: Row) -> None:
+    """Growth rows meet their target when their ratio to the ceiling is within 20 % of the reference row's."""
+    for row in rows:
+        row.target = f"within 20 % of the {reference.users:,}-user row ({reference.ratio:.3f})"
+        row.check = lambda r, ref=reference: abs(r.ratio - ref.ratio) <= 0.2 * max(r.ratio, ref.ratio)
