@@ -210,3 +210,23 @@ def _wait_for_health(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
         except httpx.TransportError:
             time.sleep(0.05)
     raise AssertionError("openplum serve did not answer /health within 30 s")
+
+
+def test_admin_tokens_are_listed_without_secrets_and_revoked_at_once(tmp_path: Path) -> None:
+    env = {**os.environ, "OPENPLUM_DATA_DIR": str(tmp_path)}
+    env.pop("OPENPLUM_DATABASE_URL", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "openplum", *args], env=env, capture_output=True, text=True,
+                              timeout=60, check=False)
+
+    token = cli("admin-token", "create", "--name", "ops").stdout.strip()
+    assert token.startswith("opk_")
+    listed = json.loads(cli("admin-token", "list").stdout)
+    assert [(t["name"], t["revoked"]) for t in listed] == [("ops", None)]
+    assert token.split("_")[2] not in json.dumps(listed)
+    assert cli("admin-token", "revoke", token).returncode == 0
+    assert json.loads(cli("admin-token", "list").stdout)[0]["revoked"] is not None
+    again = cli("admin-token", "revoke", token)
+    assert again.returncode == 1
+    assert "no active token" in again.stderr

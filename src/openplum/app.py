@@ -12,10 +12,12 @@ from typing import Any
 
 from openplum.actions.context import Runtime
 from openplum.errors import RequestRejected
-from openplum.http.api import Api
+from openplum.http.api import Api, location_of
 from openplum.http.auth import AppDirectory
 from openplum.http.cors import cors_headers
 from openplum.http.envelope import encode, error_envelope
+from openplum.http.exports import ExportFileEndpoint
+from openplum.http.files import FileEndpoint, absolute, public_base
 from openplum.http.transport import parse_query, parse_request
 from openplum.manage import app as manage_app
 from openplum.services.catalog import NameCatalog
@@ -41,6 +43,7 @@ class OpenplumApp:
         self.directory = AppDirectory(self.store)
         self.runtime = Runtime(settings, NameCatalog(), ContentCache())
         self.api = Api(self.runtime, self.store, self.directory)
+        self.files = FileEndpoint(settings, self.store)
         self.workers = WorkerRunner(settings, self.store, default_workers(settings, self.runtime.content))
         self.manage = manage_app.build(manage_app.Services(self.store, self.runtime, self.directory))
 
@@ -79,33 +82,45 @@ class OpenplumApp:
                 cors = cors_headers(origin, headers.get(b"access-control-request-headers", b""))
                 await _respond(send, 204, b"", cors)
             elif method in ("GET", "POST"):
-                status, body = await self._api(scope, receive, headers)
-                await _respond(send, status, body, [_JSON, *cors_headers(origin)])
+                status, body, content = await self._api(scope, receive, headers)
+                await _respond(send, status, body, [*content, *cors_headers(origin)])
             else:
                 await _respond(send, 405, encode(error_envelope("Use GET or POST.")), [_JSON])
         elif path.startswith(manage_app.PREFIX + "/"):
             await self.manage(scope, receive, send)  # type: ignore[arg-type]
         elif path == "/health" and method in ("GET", "HEAD"):
             await self._health(send)
+        elif path.startswith("/files/"):
+            await self.files(scope, receive, send)
+        elif path.startswith("/exports/"):
+            await ExportFileEndpoint(self.settings, self.store)(scope, receive, send)
         else:
             await _respond(send, 404, encode(error_envelope("Not found.")), [_JSON])
 
-    async def _api(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes]) -> tuple[int, bytes]:
+    async def _api(
+        self, scope: Scope, receive: Receive, headers: dict[bytes, bytes]
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """Status, body and content headers: JSON, or an empty body with a Location (``downloadFile``)."""
         try:
             content_type = headers.get(b"content-type", b"").decode("latin-1")
             limit = self._body_limit(scope["query_string"], content_type)
             body = await _read_body(receive, headers, limit)
             request = parse_request(scope["query_string"], content_type, body, self.settings.max_params)
+            request.base_url = public_base(self.settings, scope, headers)  # export file URLs are absolute
             status, envelope = await self.api.handle(request)
+            location = location_of(status, envelope)
+            if location is not None:
+                return status, b"", [(b"location", absolute(self.settings, scope, headers, location).encode())]
         except RequestRejected as exc:
             status, envelope = exc.status, error_envelope(exc.message)
         except Exception:
             log.exception("unhandled error in /api")
             status, envelope = 500, error_envelope("Internal server error.")
-        return status, encode(envelope)
+        return status, encode(envelope), [_JSON]
 
     def _body_limit(self, query: bytes, content_type: str) -> int:
-        if content_type.lower().startswith("multipart/") or b"action=uploadFile" in query:
+        uploading = content_type.lower().startswith(("multipart/", "text/csv", "application/csv"))  # CSV imports too
+        if uploading or b"action=uploadFile" in query:
             return self.settings.max_upload_bytes
         if parse_query(query, self.settings.max_params).get("action") == "uploadFile":
             return self.settings.max_upload_bytes

@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     token_sub = token_cmd.add_subparsers(dest="token_command", required=True)
     token_create = token_sub.add_parser("create", help="create a token for /manage/v1; prints it once")
     token_create.add_argument("--name", default="admin", help="who or what the token is for")
+    token_sub.add_parser("list", help="list tokens (ids and names; never the secrets) as JSON")
+    token_revoke = token_sub.add_parser("revoke", help="revoke a token at once")
+    token_revoke.add_argument("token_id", help="the token's id, or the whole token")
     return parser
 
 
@@ -78,11 +81,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "apps":
         return _apps(settings, args)
     if args.command == "admin-token":
-        store = open_store(settings)
-        store.migrate()
-        token = store.run(lambda tx: admin_tokens.create(tx, args.name, settings.clock.now()))
-        print(token)
-        return 0
+        return _admin_token(settings, args)
     return 2
 
 
@@ -97,6 +96,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         "openplum.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
         log_level=args.log_level, access_log=False, lifespan="on",
     )
+    return 0
+
+
+def _admin_token(settings: Settings, args: argparse.Namespace) -> int:
+    store = open_store(settings)
+    store.migrate()
+    now = settings.clock.now()
+    command = str(args.token_command)
+    if command == "create":
+        print(store.run(lambda tx: admin_tokens.create(tx, args.name, now)))
+        return 0
+    if command == "list":
+        rows = store.run(lambda tx: tx.list_admin_tokens())
+        print(json.dumps([{"id": t, "name": n, "created": c, "revoked": r} for t, n, c, r in rows], indent=2))
+        return 0
+    if not store.run(lambda tx: admin_tokens.revoke(tx, args.token_id, now)):
+        print(f"openplum: no active token {args.token_id!r}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -74,6 +74,21 @@ class Settings:
     """Absolute base URL of this server for the redirects it answers; unset: taken from the request's Host."""
     secret_key: str | None = field(default=None, repr=False)
     """Signs file URLs; unset: one is generated once and kept in the store, so every process shares it."""
+    # Raw exports (exportData, exportUsers): files split at this many bytes; ``exports_per_day`` caps each kind of
+    # export per app and Pacific day (Leanplum allows 24 exportData a day), 0 = no cap.
+    export_shard_bytes: int = 256 * _MB
+    exports_per_day: int = 0
+    # Postbacks (API.md §6.6): Leanplum's cap of 3 per app, 30 s timeout, 10 attempts; retries back off from
+    # ``postback_backoff_base`` doubling up to ``postback_backoff_cap``, then the delivery is a dead letter.
+    max_postbacks: int = 3
+    postback_timeout: float = 30.0
+    postback_backoff_base: float = 60.0
+    postback_backoff_cap: float = 10 * 3600.0
+    postback_max_attempts: int = 10
+    postback_interval: float = 1.0
+    """Seconds between passes of the delivery worker when the outbox has nothing due."""
+    import_max_rows: int = 1_000_000
+    """Rows a CSV import (``multi`` with createJob) may hold; its file also obeys ``max_upload_bytes``."""
 
     @property
     def sqlite_path(self) -> Path:
@@ -116,4 +131,13 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         s3_region=env.get("OPENPLUM_S3_REGION") or None,
         public_url=public_url.rstrip("/") if public_url else None,
         secret_key=env.get("OPENPLUM_SECRET_KEY") or None,
+        export_shard_bytes=_env_int(env, "OPENPLUM_EXPORT_SHARD_BYTES", 256 * _MB),
+        exports_per_day=_env_int(env, "OPENPLUM_EXPORTS_PER_DAY", 0),
+        max_postbacks=_env_int(env, "OPENPLUM_MAX_POSTBACKS", 3),
+        postback_timeout=_env_float(env, "OPENPLUM_POSTBACK_TIMEOUT", 30.0),
+        postback_backoff_base=_env_float(env, "OPENPLUM_POSTBACK_BACKOFF_BASE", 60.0),
+        postback_backoff_cap=_env_float(env, "OPENPLUM_POSTBACK_BACKOFF_CAP", 10 * 3600.0),
+        postback_max_attempts=_env_int(env, "OPENPLUM_POSTBACK_MAX_ATTEMPTS", 10),
+        postback_interval=_env_float(env, "OPENPLUM_POSTBACK_INTERVAL", 1.0),
+        import_max_rows=_env_int(env, "OPENPLUM_IMPORT_MAX_ROWS", 1_000_000),
     )

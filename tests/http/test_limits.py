@@ -168,6 +168,19 @@ def test_upload_over_the_upload_limit_is_413(tight_api: ApiClient) -> None:
     assert "too large" in error_of(response)
 
 
+def _csv(api: ApiClient, size: int) -> httpx.Response:
+    query = {**creds(api, api.app.development), "action": "multi", "createJob": "true"}
+    body = b"userId\n" + b"u\n" * (size // 2)
+    return api.http.post("/api", params=query, content=body, headers={"Content-Type": "text/csv"})
+
+
+def test_a_csv_import_body_gets_the_upload_limit(tight_api: ApiClient) -> None:
+    response = _csv(tight_api, TIGHT_LIMITS["max_body_bytes"] * 2)
+    assert response.status_code == 400, "read whole, then refused for its header (no action), not its size"
+    assert "Give defaultAction" in error_of(response)
+    assert _csv(tight_api, TIGHT_LIMITS["max_upload_bytes"] + 2).status_code == 413
+
+
 # -- parameter count -----------------------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,8 @@ class Reply:
     fields: dict[str, Any] = field(default_factory=dict)
     warning: str | None = None
     extra_warning_fields: dict[str, Any] = field(default_factory=dict)
+    redirect: str | None = None
+    """Answer with a redirect here instead of JSON (``downloadFile``): an absolute URL or a path on this server."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,11 @@ class ActionContext:
     """Writes a read-only batch needs done after it answers (a user's first A/B exposure)."""
     create_default: bool = False
     """Whether the action creates unknown users when the caller sends no ``createDisposition`` (§3.2)."""
+    uploads: Mapping[str, bytes] = field(default_factory=dict)
+    """The request's multipart file parts by field name (``uploadFile``); empty inside a batch."""
+    base_url: str | None = None
+    """This server's absolute base URL as the request reached it; None inside a batch (exports fall back to
+    ``OPENPLUM_PUBLIC_URL``)."""
 
     def creates(self, disposition: str | None) -> bool:
         return self.create_default if disposition is None else disposition == "CreateIfNeeded"

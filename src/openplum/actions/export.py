@@ -11,10 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+import msgspec
+
 from openplum.actions.context import ActionContext, Reply
 from openplum.actions.params import Common
 from openplum.errors import ApiError
+from openplum.services import export_users as export_users_service
 from openplum.services import jobs
+from openplum.services.export_sessions import ExportError, day_start
 
 
 class ExportDataParams(Common):
@@ -34,7 +38,9 @@ class ExportDataParams(Common):
 class ExportUsersParams(Common):
     audience_name: str | None = None
     segment: str | None = None
-    ab_test_id: int | None = None
+    ab_test_id: str | None = None
+    old_ab_test_id: str | None = msgspec.field(default=None, name="ab_test_id")
+    """The Ruby client's spellings, sent empty (``&segment&ab_test_id``) when unused."""
     user_attribute: str | None = None
 
 
@@ -72,19 +78,38 @@ def export_data(ctx: ActionContext, p: ExportDataParams) -> Reply:
         from openplum.services.outbound import check_url
 
         check_url(p.callback_url, ctx.settings)
+    if start and end and end < start:
+        raise ApiError(f"endDate {end} is before startDate {start}")
+    _within_daily_limit(ctx, jobs.EXPORT_DATA)
     params: dict[str, Any] = {
         "startDate": start, "endDate": end or start, "startTime": p.start_time, "endTime": p.end_time,
         "exportFormat": p.export_format, "callbackUrl": p.callback_url, "s3BucketName": p.s3_bucket_name,
         "s3AccessId": p.s3_access_id, "s3AccessKey": p.s3_access_key, "s3ObjectPrefix": p.s3_object_prefix,
-        "compressData": p.compress_data,
+        "compressData": p.compress_data, "baseUrl": ctx.base_url,
     }
     return Reply({"jobId": jobs.start(ctx.unit.tx, ctx.app.app_id, jobs.EXPORT_DATA, params, ctx.now)})
 
 
 def export_users(ctx: ActionContext, p: ExportUsersParams) -> Reply:
-    params = {"audienceName": p.audience_name or p.segment, "abTestId": p.ab_test_id,
-              "userAttribute": p.user_attribute}
+    test_id = (p.ab_test_id or p.old_ab_test_id or "").strip()
+    if test_id and not test_id.lstrip("-").isdigit():
+        raise ApiError(f"Invalid value for parameter 'abTestId': expected an integer, got {test_id!r}")
+    params = {"audienceName": p.audience_name or p.segment or None, "abTestId": int(test_id) if test_id else None,
+              "userAttribute": p.user_attribute or None, "baseUrl": ctx.base_url}
+    try:  # an unknown audience or test is answered now; the job checks again (either may go meanwhile)
+        export_users_service.query(ctx.unit.tx, ctx.app.app_id, params)
+    except ExportError as exc:
+        raise ApiError(str(exc)) from None
+    _within_daily_limit(ctx, jobs.EXPORT_USERS)
     return Reply({"jobId": jobs.start(ctx.unit.tx, ctx.app.app_id, jobs.EXPORT_USERS, params, ctx.now)})
+
+
+def _within_daily_limit(ctx: ActionContext, kind: str) -> None:
+    """``OPENPLUM_EXPORTS_PER_DAY`` jobs of each kind per app and Pacific day (0: no limit); refused requests
+    do not count."""
+    limit = ctx.settings.exports_per_day
+    if limit > 0 and ctx.unit.tx.count_jobs_since(ctx.app.app_id, kind, day_start(ctx.now)) >= limit:
+        raise ApiError(f"Too many {kind} requests today: the limit is {limit} per day (Pacific time)", status=429)
 
 
 def export_report(ctx: ActionContext, p: ExportReportParams) -> Reply:

@@ -8,8 +8,8 @@ again but not applied again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from openplum.actions.context import ActionContext, Reply, Runtime
@@ -34,6 +34,14 @@ class Prepared:
     status: int = 0
     """HTTP status for a single (non-batch) request answered at the edge."""
     req_id: str | None = None
+    uploads: Mapping[str, bytes] = field(default_factory=dict)
+    """File parts of a multipart request of this one action (``uploadFile``)."""
+    base_url: str | None = None
+    """This server's absolute base URL as a request of this one action reached it (export file URLs)."""
+
+
+REDIRECT = 302
+"""The status of an answer that sends the client to the item's ``location`` instead of answering JSON."""
 
 
 def error_item(message: str) -> dict[str, Any]:
@@ -73,8 +81,12 @@ def run_batch(
             continue
         ctx = ActionContext(app, unit, runtime.settings, runtime.content, item.key_class, now, request_time,
                             replayed, followups=later,
-                            create_default=item.spec.create_disposition == "CreateIfNeeded")
-        answers.append(_run_one(ctx, item))
+                            create_default=item.spec.create_disposition == "CreateIfNeeded", uploads=item.uploads,
+                            base_url=item.base_url)
+        answer = _run_one(ctx, item)
+        if answer[1] == REDIRECT and len(items) > 1:  # a redirect cannot share a response (API.md §1.9)
+            answer = error_item(f"'{item.spec.name}' answers with a redirect, so it must be alone in its request."), 400
+        answers.append(answer)
     unit.flush()
     if writable:
         for followup in later:
@@ -91,7 +103,10 @@ def _run_one(ctx: ActionContext, item: Prepared) -> Answer:
     assert item.spec is not None
     assert item.spec.handler is not None
     try:
-        return reply_item(item.spec.handler(ctx, item.params)), 200
+        reply = item.spec.handler(ctx, item.params)
+        if reply.redirect is not None:
+            return {"success": True, "location": reply.redirect}, REDIRECT
+        return reply_item(reply), 200
     except ApiError as exc:
         return error_item(exc.message), exc.status
 

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openplum.actions import content, experiments, export, meta, profiles, sessions, tracking, users
+from openplum.actions import (
+    content,
+    experiments,
+    export,
+    files,
+    imports,
+    meta,
+    postbacks,
+    profiles,
+    sessions,
+    tracking,
+    users,
+)
 from openplum.actions.context import Handler
 from openplum.actions.device_params import DeviceParams
 from openplum.actions.params import Common, CreateDisposition, NoParams
@@ -33,6 +45,9 @@ class ActionSpec:
     """Runs in the write transaction (and is deduplicated when replayed)."""
     answers_replays: bool = False
     """Called again for a replayed item (with ``ctx.replayed``) because its answer carries content."""
+    deduplicated: bool = True
+    """Whether a replayed write is recognised; off for actions that start a job (every call answers a new
+    ``jobId``, which consumers read unconditionally)."""
 
     @property
     def implemented(self) -> bool:
@@ -89,22 +104,26 @@ _SPECS: list[ActionSpec] = [
     ActionSpec("setVars", D, "Define the app's variables (defaults in code)", content.SetVarsParams,
                content.set_vars, writes=True),
     ActionSpec("deleteVars", D, "Delete variables", content.DeleteVarsParams, content.delete_vars, writes=True),
-    ActionSpec("downloadFile", P, "Redirect to a file"),
-    ActionSpec("uploadFile", D, "Upload files"),
+    ActionSpec("downloadFile", P, "Redirect to a file", files.DownloadFileParams, files.download_file),
+    ActionSpec("uploadFile", D, "Upload files", files.UploadFileParams, files.upload_file, writes=True),
     # Postbacks (§6.6)
-    ActionSpec("addPostback", X, "Add a postback"),
-    ActionSpec("listPostbacks", X, "List postbacks"),
-    ActionSpec("deletePostback", X, "Delete a postback"),
-    # Export (§6.7)
-    ActionSpec("exportData", X, "Export raw sessions (job)", export.ExportDataParams, export.export_data, writes=True),
-    ActionSpec("exportReport", X, "Export a report (job)", export.ExportReportParams, export.export_report,
+    ActionSpec("addPostback", X, "Add a postback", postbacks.AddPostbackParams, postbacks.add_postback, writes=True),
+    ActionSpec("listPostbacks", X, "List postbacks", NoParams, postbacks.list_postbacks),
+    ActionSpec("deletePostback", X, "Delete a postback", postbacks.DeletePostbackParams, postbacks.delete_postback,
                writes=True),
+    # Export (§6.7)
+    ActionSpec("exportData", X, "Export raw sessions (job)", export.ExportDataParams, export.export_data,
+               writes=True, deduplicated=False),
+    ActionSpec("exportReport", X, "Export a report (job)", export.ExportReportParams, export.export_report,
+               writes=True, deduplicated=False),
     ActionSpec("exportUser", X, "Read one user's profile", NoParams, profiles.export_user, "CreateNever"),
-    ActionSpec("exportUsers", X, "Export users (job)", export.ExportUsersParams, export.export_users, writes=True),
+    ActionSpec("exportUsers", X, "Export users (job)", export.ExportUsersParams, export.export_users,
+               writes=True, deduplicated=False),
     ActionSpec("getExportResults", X, "Poll an export job", export.JobParams, export.get_export_results),
-    # Import (§6.8); the JSON form of multi is handled by the transport itself
-    ActionSpec("multi", D, "Batch of actions (JSON); CSV import job with createJob=true"),
-    ActionSpec("getMultiResults", D, "Poll a CSV import job"),
+    # Import (§6.8); the JSON form of multi is handled by the transport itself, the CSV form here
+    ActionSpec("multi", D, "Batch of actions (JSON); CSV import job with createJob=true", imports.ImportParams,
+               imports.start_import, writes=True, deduplicated=False),
+    ActionSpec("getMultiResults", D, "Poll a CSV import job", imports.MultiResultsParams, imports.get_multi_results),
     # Used by SDKs, absent from the spec (§6.9): sent with the production (or development) key
     ActionSpec("getNewsfeedMessages", P, "Read the app inbox"),
     ActionSpec("markNewsfeedMessageAsRead", P, "Mark an inbox message as read"),
@@ -124,9 +143,9 @@ def markdown_table() -> str:
     """The README's table of actions."""
     lines = ["| action | key | createDisposition default | status |", "|---|---|---|---|"]
     for spec in _SPECS:
-        status = "live" if spec.implemented or spec.name == "multi" else "not implemented yet"
+        status = "live" if spec.implemented else "not implemented yet"
         if spec.name == "multi":
-            status = "live (JSON batch); CSV import not implemented yet"
+            status = "live (JSON batch; CSV import job with createJob=true)"
         lines.append(
             f"| `{spec.name}` | {spec.key_class.label} | {spec.create_disposition or '-'} | {status} |"
         )

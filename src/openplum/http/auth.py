@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
+from openplum.actions.prepare import DEV_MODE_REFUSED, INVALID_KEY, permission_error
 from openplum.errors import RequestRejected
 from openplum.services.apps import KeyClass, classify_key
 from openplum.store.base import AppRecord, Store, Tx
 
 APP_NOT_FOUND = "App not found"
-INVALID_KEY = "Invalid access key"
-DEV_MODE_REFUSED = "Development mode requested but not permitted"
+__all__ = ["APP_NOT_FOUND", "DEV_MODE_REFUSED", "INVALID_KEY", "AppDirectory", "authenticate", "permission_error"]
 
 _TTL = 5.0
 
@@ -54,15 +54,3 @@ async def authenticate(directory: AppDirectory, app_id: object, client_key: obje
         raise RequestRejected(403, INVALID_KEY)
     return app, key_class
 
-
-def permission_error(required: KeyClass, given: KeyClass, dev_mode: bool, action: str) -> str | None:
-    """Why ``given`` may not call an action needing ``required`` (None when it may).
-
-    The development key may call production actions (SDKs in development mode do, API.md §2.3); a production
-    key asking for development mode is refused with the message Android recognises.
-    """
-    if dev_mode and given is KeyClass.PRODUCTION:
-        return DEV_MODE_REFUSED
-    if given is required or (required is KeyClass.PRODUCTION and given is KeyClass.DEVELOPMENT):
-        return None
-    return f"{INVALID_KEY}: action '{action}' requires the {required.label} key"

@@ -30,6 +30,8 @@ class RequestParams:
     params: dict[str, Any] = field(default_factory=dict)
     files: list[UploadedFile] = field(default_factory=list)
     csv: bytes | None = None
+    base_url: str | None = None
+    """This server's absolute base URL as the request reached it (set by the app, never from parameters)."""
 
 
 def parse_query(query: bytes, limit: int) -> dict[str, Any]:
@@ -57,7 +59,9 @@ def parse_request(query: bytes, content_type: str, body: bytes, max_params: int)
         fields, files = _parse_multipart(body, boundary, max_params)
         out.params.update(fields)
         out.files = files
-    elif mime_s == "application/x-www-form-urlencoded":
+    elif mime_s == "application/x-www-form-urlencoded" and not body.lstrip().startswith((b"{", b"[")):
+        # Python's urllib labels any POST body a form; Leanplum's own samples send JSON that way. A form
+        # field never starts with '{' or '[', so such a body is read as JSON below.
         out.params.update(parse_query(body, max_params))
     elif mime_s in ("text/csv", "application/csv"):
         out.csv = body

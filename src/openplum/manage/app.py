@@ -19,6 +19,7 @@ from starlette.routing import Route as StarletteRoute
 from openplum.actions.context import Runtime
 from openplum.errors import ApiError, RequestRejected
 from openplum.http.auth import AppDirectory
+from openplum.manage import postbacks as _postbacks  # noqa: F401 - registers the postback routes on ``routes``
 from openplum.manage.registry import Call, Route
 from openplum.manage.resources import routes
 from openplum.services import admin_tokens
@@ -44,9 +45,15 @@ def _error(status: int, message: str) -> Response:
 
 
 def build(services: Services) -> Starlette:
-    return Starlette(routes=[
-        StarletteRoute(PREFIX + r.path, _endpoint(r, services), methods=[r.method]) for r in routes.routes
-    ])
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = int(getattr(exc, "status_code", 500))
+        messages = {404: "No such route.", 405: "Method not allowed."}
+        return _error(status, messages.get(status, "Request failed."))
+
+    return Starlette(
+        routes=[StarletteRoute(PREFIX + r.path, _endpoint(r, services), methods=[r.method]) for r in routes.routes],
+        exception_handlers={404: http_error, 405: http_error},
+    )
 
 
 async def _actor(request: Request, services: Services) -> str | None:

@@ -82,12 +82,14 @@ class AbTestInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     goalEvents: list[str] = msgspec.field(default_factory=list)
 
 
-class AbTestPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    name: str | None = None
-    variants: list[VariantInput] | None = None
-    audienceId: int | None = None
-    traffic: float | None = None
-    goalEvents: list[str] | None = None
+class AbTestPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the fields sent change; ``"audienceId": null`` removes the audience."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    variants: list[VariantInput] | msgspec.UnsetType = msgspec.UNSET
+    audienceId: int | msgspec.UnsetType | None = msgspec.UNSET
+    traffic: float | msgspec.UnsetType = msgspec.UNSET
+    goalEvents: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class AbTestList(msgspec.Struct):

@@ -79,16 +79,16 @@ def openapi(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
             "404": {"description": "Not found", **error},
             "409": {"description": "Conflict", **error},
         }
+        slug = _openapi_path(route.path).strip("/").replace("/", "_")
+        operation_id = f"{route.method.lower()}_{slug}".replace("{", "").replace("}", "").replace("-", "_")
         op: dict[str, Any] = {"summary": route.summary, "tags": [route.tag], "parameters": params,
-                              "responses": responses,
-                              "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
-                              .replace("{", "").replace("}", "").replace("-", "_")}
+                              "responses": responses, "operationId": operation_id}
         if not route.public:
             op["responses"]["401"] = {"description": "Missing or invalid admin token", **error}
             op["security"] = [{"adminToken": []}]
         if route.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[route.body]}}}
-        paths.setdefault(prefix + route.path, {})[route.method.lower()] = op
+        paths.setdefault(prefix + _openapi_path(route.path), {})[route.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "openplum management API", "version": version},
@@ -99,4 +99,9 @@ def openapi(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
 
 
 def _path_names(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+    return [p[1:-1].split(":")[0] for p in path.split("/") if p.startswith("{") and p.endswith("}")]
+
+
+def _openapi_path(path: str) -> str:
+    """Starlette's ``{name:path}`` (a parameter that may contain '/') is plain ``{name}`` in OpenAPI."""
+    return "/".join(f"{{{p[1:-1].split(':')[0]}}}" if p.startswith("{") else p for p in path.split("/"))

@@ -120,7 +120,7 @@ async def list_variables(call: Call) -> models.VariableList:
     ])
 
 
-@routes.add("PUT", "/apps/{appId}/variables/{name}/value", "Set the team's value (overrides the code default)",
+@routes.add("PUT", "/apps/{appId}/variables/{name:path}/value", "Set the team's value (overrides the code default)",
             "variables", body=models.VariableValue, response=models.Ok)
 async def set_variable(call: Call) -> models.Ok:
     app_id, name = call.path["appId"], call.path["name"]
@@ -131,7 +131,7 @@ async def set_variable(call: Call) -> models.Ok:
     return models.Ok()
 
 
-@routes.add("DELETE", "/apps/{appId}/variables/{name}/value", "Return a variable to its code default",
+@routes.add("DELETE", "/apps/{appId}/variables/{name:path}/value", "Return a variable to its code default",
             "variables", response=models.Ok)
 async def reset_variable(call: Call) -> models.Ok:
     app_id, name = call.path["appId"], call.path["name"]
@@ -226,9 +226,7 @@ async def get_test(call: Call) -> AbTest:
             response=AbTest)
 async def update_test(call: Call) -> AbTest:
     app_id, test_id = call.path["appId"], _int(call, "testId")
-    fields = {k: v for k, v in _fields(call.body).items() if v is not None}
-    if "audienceId" in msgspec.to_builtins(call.body):
-        fields["audience_id"] = call.body.audienceId
+    fields = _fields(call.body)  # unsent fields are UNSET and absent; a null audienceId is kept
     return await _change(call, app_id, lambda tx: ab_tests.update(tx, app_id, test_id, fields, call.now,
                                                                   call.actor))
 

@@ -37,3 +37,12 @@ def verify(hashes: dict[str, bytes], token: str) -> str | None:
         hmac.compare_digest(_hash(secret or "x"), _hash("y"))  # same work whether or not the id exists
         return None
     return token_id if hmac.compare_digest(_hash(secret), stored) else None
+
+
+def revoke(tx: Tx, token_id: str, now: float) -> bool:
+    """Revoke a token by its id (the part after ``opk_``, before the second ``_``); False if unknown."""
+    token_id = token_id.removeprefix(PREFIX).split("_")[0]
+    done = tx.revoke_admin_token(token_id, now)
+    if done:
+        tx.audit(None, now, "cli", "admin-token.revoke", token_id, None)
+    return done

@@ -25,7 +25,7 @@ class Variant(msgspec.Struct, rename="camel", omit_defaults=True):
     """Variable values this variant sets, by dotted variable name."""
 
 
-class AbTest(msgspec.Struct, rename="camel", omit_defaults=True):
+class AbTest(msgspec.Struct, rename="camel"):
     id: int
     name: str
     created: float

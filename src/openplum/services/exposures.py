@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from openplum.services import postbacks
 from openplum.services.unit import Unit, new_id
 from openplum.store.base import EventRow, Tx
 
@@ -50,4 +51,5 @@ def _apply(unit: Unit, profile: Profile, device_id: str | None, pairs: list[tupl
             params=msgspec.json.encode({"abTestId": test_id, "variantId": variant_id}), message_id=None,
             dev_mode=False,
         ))
+        postbacks.exposure(unit, profile.user_id, device_id, test_id, variant_id, now)
     unit.changed(profile)

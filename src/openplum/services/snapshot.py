@@ -49,6 +49,10 @@ class Snapshot:
         for test, rule in self.running:
             forced = self.forced.get((device_id, test.id)) if device_id else None
             variant = test.variant(forced) if forced is not None else None
+            if variant is None and test.targeting_sticky:
+                # Sticky: once exposed, a user keeps the variant even if they leave the audience.
+                exposed = profile.exposures.get(str(test.id))
+                variant = test.variant(exposed) if exposed is not None else None
             if variant is None:
                 if rule is not None and not rule.matches(profile, now):
                     continue
@@ -63,8 +67,22 @@ class Snapshot:
         flat = dict(self.defaults) if include_defaults else {}
         flat.update(self.team_values)
         for assignment in assignments:
-            flat.update(assignment.variant.overrides)
+            flat.update(_fitting(assignment.variant.overrides, self.kinds))
         return variables.unflatten(flat)
+
+
+def _fitting(values: dict[str, Any], kinds: dict[str, str]) -> dict[str, Any]:
+    """The values that still fit their variable: the code may since have deleted it or changed its kind."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = kinds.get(name)
+        if kind is None:
+            continue
+        try:
+            out[name] = variables.check_value(name, kind, value)
+        except variables.VariableError:
+            continue
+    return out
 
 
 def load(tx: Tx, app_id: str, version: int) -> Snapshot:
@@ -77,6 +95,7 @@ def load(tx: Tx, app_id: str, version: int) -> Snapshot:
             defaults[row.name] = msgspec.json.decode(row.default)
         if row.value is not None:
             team[row.name] = msgspec.json.decode(row.value)
+    team = _fitting(team, kinds)
     audiences = {
         row.audience_id: parse_audience(row.name, msgspec.json.decode(row.rule), audience_id=row.audience_id)
         for row in tx.list_audiences(app_id)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from openplum.services import sessions
+from openplum.services import postbacks, sessions
 from openplum.services.profile import EventStats, OpenSession, Profile, StateStats
 from openplum.services.sessions import Timeouts
 from openplum.services.unit import Unit, new_id
@@ -62,6 +62,9 @@ def track(
     ))
     if event.message_id is None:
         profile.events.setdefault(event.name, EventStats()).add(event.when, event.value)
+    else:
+        postbacks.message_event(unit, profile.user_id, device_key or None, event.message_id, event.name, event.when,
+                                params)
     if disposition != "passive":
         if session is not None:
             sessions.touch(unit, profile, session, event.when, timeouts)

@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
+from openplum.services import postbacks
 from openplum.services import profile as profiles
 from openplum.services.catalog import NameCatalog
 from openplum.services.profile import Profile
@@ -46,6 +47,7 @@ class Unit:
         self.sessions: dict[int, SessionRow] = {}
         self.session_expiry: dict[int, float] = {}
         self.session_ends: dict[int, tuple[float, float | None, str]] = {}
+        self.postback_events: list[postbacks.PostbackEvent] = []
 
     # -- profiles ------------------------------------------------------------------------------------
     def prefetch(self, user_ids: Iterable[str]) -> None:
@@ -95,6 +97,7 @@ class Unit:
         """Delete every stored and buffered history row of ``user_id``."""
         self.tx.erase_history(self.app_id, user_id)
         self.events = [e for e in self.events if e.user_id != user_id]
+        self.postback_events = [e for e in self.postback_events if e.user_id != user_id]
         gone = {s.state_id for s in self.states if s.user_id == user_id}
         self.states = [s for s in self.states if s.user_id != user_id]
         for state_id in gone:
@@ -181,6 +184,7 @@ class Unit:
         tx.set_state_durations(app, self.state_durations.items())
         tx.insert_events(app, self.events)
         tx.add_names(app, self.new_names)
+        postbacks.write_outbox(tx, app, self.postback_events, self.now)
 
     def debug_state(self) -> dict[str, Any]:
         return {"profiles": sorted(self._profiles), "dirty": sorted(self._dirty)}

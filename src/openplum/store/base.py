@@ -11,8 +11,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from openplum.store.export_sql import ExportTx
 from openplum.store.files import FilesTx
+from openplum.store.import_sql import ImportTx
 from openplum.store.jobs import JobsTx
+from openplum.store.postbacks_sql import PostbacksTx
+from openplum.store.report_sql import ReportTx
 
 T = TypeVar("T")
 
@@ -124,7 +128,7 @@ class AuditRow:
     details: bytes | None
 
 
-class Tx(FilesTx, JobsTx, Protocol):
+class Tx(FilesTx, JobsTx, PostbacksTx, ReportTx, ExportTx, ImportTx, Protocol):
     # apps
     def insert_app(self, app: AppRecord) -> None: ...
     def get_app(self, app_id: str) -> AppRecord | None: ...
@@ -187,6 +191,8 @@ class Tx(FilesTx, JobsTx, Protocol):
     # management: tokens and the audit log
     def add_admin_token(self, token_id: str, name: str, token_hash: bytes, now: float) -> None: ...
     def admin_token_hashes(self) -> dict[str, bytes]: ...
+    def list_admin_tokens(self) -> list[tuple[str, str, float, float | None]]: ...
+    def revoke_admin_token(self, token_id: str, now: float) -> bool: ...
     def audit(
         self, app_id: str | None, at: float, actor: str, action: str, target: str, details: bytes | None
     ) -> None: ...

@@ -141,6 +141,16 @@ class ContentSql:
             (token_id, name, token_hash, now),
         )
 
+    def list_admin_tokens(self) -> list[tuple[str, str, float, float | None]]:
+        rows = self._exec("SELECT token_id, name, created, revoked FROM admin_tokens ORDER BY created").fetchall()
+        return [(t, n, c, r) for t, n, c, r in rows]
+
+    def revoke_admin_token(self, token_id: str, now: float) -> bool:
+        cur = self._exec(
+            "UPDATE admin_tokens SET revoked = ? WHERE token_id = ? AND revoked IS NULL", (now, token_id)
+        )
+        return bool(cur.rowcount)
+
     def admin_token_hashes(self) -> dict[str, bytes]:
         rows = self._exec("SELECT token_id, token_hash FROM admin_tokens WHERE revoked IS NULL").fetchall()
         return {t: bytes(h) for t, h in rows}

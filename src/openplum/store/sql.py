@@ -13,8 +13,12 @@ from openplum.store.base import (
     StateRow,
 )
 from openplum.store.content_sql import ContentSql
+from openplum.store.export_sql import ExportSql
 from openplum.store.files import FilesSql
+from openplum.store.import_sql import ImportSql
 from openplum.store.jobs import JobsSql
+from openplum.store.postbacks_sql import PostbacksSql
+from openplum.store.report_sql import ReportSql
 
 _CHUNK = 400
 
@@ -33,7 +37,7 @@ def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + size]
 
 
-class SqlTx(ContentSql, FilesSql, JobsSql):
+class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, ImportSql):
     """Implements ``store.base.Tx`` over a DB-API connection already inside a transaction."""
 
     def __init__(self, conn: Any, *, pyformat: bool) -> None:

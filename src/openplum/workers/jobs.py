@@ -111,3 +111,6 @@ class JobRunner:
         except Exception as exc:
             log.exception("job %s (%s) failed", ctx.job.job_id, ctx.job.kind)
             return "FAILED", None, f"Internal error: {type(exc).__name__}"
+
+
+from openplum.workers import report_jobs  # noqa: E402, F401 - registers the exportReport handler

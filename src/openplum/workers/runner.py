@@ -57,8 +57,12 @@ class WorkerRunner:
 
 def default_workers(settings: Settings, content: ContentCache) -> list[Worker]:
     from openplum.workers.content import ContentWatcher
+    from openplum.workers.export_jobs import ExportCleaner  # also registers the exportData/exportUsers jobs
+    from openplum.workers.import_jobs import import_csv  # noqa: F401 - registers the CSV import job
     from openplum.workers.jobs import JobRunner
+    from openplum.workers.postbacks import PostbackDeliverer
     from openplum.workers.replay_keys import ReplayKeyPruner
     from openplum.workers.sessions import SessionSweeper
 
-    return [SessionSweeper(settings), ReplayKeyPruner(settings), ContentWatcher(content), JobRunner(settings)]
+    return [SessionSweeper(settings), ReplayKeyPruner(settings), ContentWatcher(content), JobRunner(settings),
+            PostbackDeliverer(settings), ExportCleaner(settings)]

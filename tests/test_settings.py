@@ -1,0 +1,35 @@
+"""The settings object read from the environment: the file-storage variables and their checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from openplum.settings import from_env
+
+
+def test_file_settings_default_to_the_data_directory_and_a_generated_secret() -> None:
+    settings = from_env({})
+
+    assert settings.s3_bucket is None
+    assert settings.public_url is None
+    assert settings.secret_key is None
+
+
+def test_file_settings_are_read_from_the_environment() -> None:
+    settings = from_env({
+        "OPENPLUM_S3_BUCKET": "assets", "OPENPLUM_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "OPENPLUM_S3_REGION": "eu-west-1", "OPENPLUM_PUBLIC_URL": "https://lp.example.com/",
+        "OPENPLUM_SECRET_KEY": "k" * 40,
+    })
+
+    assert (settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region) == (
+        "assets", "http://127.0.0.1:9000", "eu-west-1")
+    assert settings.public_url == "https://lp.example.com"
+    assert settings.secret_key == "k" * 40
+    assert "k" * 40 not in repr(settings)
+
+
+@pytest.mark.parametrize("name", ["OPENPLUM_PUBLIC_URL", "OPENPLUM_S3_ENDPOINT_URL"])
+def test_urls_must_be_absolute(name: str) -> None:
+    with pytest.raises(SystemExit, match=name):
+        from_env({name: "lp.example.com"})
