@@ -138,6 +138,11 @@ class OpenplumApp:
         await _respond(send, 200, b'{"status":"ok"}', [_JSON])
 
 
+class ClientGone(RequestRejected):
+    def __init__(self) -> None:
+        super().__init__(400, "The client disconnected before sending the whole request.")
+
+
 async def _read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -147,7 +152,9 @@ async def _read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) 
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            # The client went away before sending the whole body: run nothing of what did arrive (a
+            # truncated form or batch would otherwise apply part of a request). It will resend.
+            raise ClientGone()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -1,4 +1,4 @@
-"""The ``openplum`` command: ``serve``, ``migrate``, ``apps create`` and ``apps list``.
+"""The ``openplum`` command: ``serve``, ``migrate``, ``apps``, ``admin-token``; ``export`` and ``jobs`` (``cli_jobs``).
 
 Output meant for programs (``apps``) is JSON on stdout; diagnostics go to stderr.
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from openplum import __version__
+from openplum import __version__, cli_jobs
 from openplum.services import admin_tokens, apps
 from openplum.settings import Settings, from_env
 from openplum.store import open_store
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     token_sub.add_parser("list", help="list tokens (ids and names; never the secrets) as JSON")
     token_revoke = token_sub.add_parser("revoke", help="revoke a token at once")
     token_revoke.add_argument("token_id", help="the token's id, or the whole token")
+    cli_jobs.add_commands(commands)
     return parser
 
 
@@ -82,6 +83,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return _apps(settings, args)
     if args.command == "admin-token":
         return _admin_token(settings, args)
+    if args.command in ("export", "jobs"):
+        return cli_jobs.run(settings, args)
     return 2
 
 

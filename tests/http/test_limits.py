@@ -237,3 +237,72 @@ def test_percent_encoded_bytes_that_are_not_utf8_are_refused(api: ApiClient) -> 
     response = api.http.get(f"/api?action=getMigrateState&appId={api.app.app_id}&clientKey={api.app.production}&x=%ff")
     assert response.status_code == 400
     assert response.json()["response"][0]["error"]["message"] == "Parameters are not valid UTF-8."
+
+
+# -- hostile input the fuzz suite found (tests/fuzz) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_json_body_nested_too_deeply_is_400(api: ApiClient, content_type: str) -> None:
+    body = b'{"k":' * 5000 + b"1" + b"}" * 5000
+    response = api.http.post("/api", params={**creds(api), "action": "getMigrateState"}, content=body,
+                             headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    assert "nested too deeply" in error_of(response)
+
+
+def test_batch_data_nested_too_deeply_is_400(api: ApiClient) -> None:
+    data = "[" * 5000 + "]" * 5000
+    response = api.http.post("/api", data={**creds(api), "action": "multi", "data": data})
+    assert response.status_code == 400
+    assert "'data'" in error_of(response)
+
+
+@pytest.mark.parametrize("create_job", [[], {}, ["true"]], ids=["list", "object", "list-of-true"])
+def test_create_job_that_is_not_true_runs_the_batch(api: ApiClient, create_job: object) -> None:
+    body = {**creds(api, api.app.development), "action": "multi", "createJob": create_job,
+            "data": [{"action": "getMigrateState"}]}
+    response = api.http.post("/api", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["response"][0]["success"] is True, response.text
+
+
+@pytest.mark.parametrize("carrier", ["query", "json", "json-in-string", "form"])
+def test_a_nul_character_in_a_parameter_is_400(api: ApiClient, carrier: str) -> None:
+    """PostgreSQL cannot store U+0000: refused at the edge, on both backends alike, and nothing is stored."""
+    params: dict[str, Any] = {**creds(api), "action": "track", "userId": "u-nul", "event": "E\x00vil"}
+    if carrier == "query":
+        response = api.http.get("/api", params=params)
+    elif carrier == "json":
+        response = api.http.post("/api", json=params)
+    elif carrier == "json-in-string":
+        params = {**params, "event": "E", "params": json.dumps({"k\x00": 1})}
+        response = api.http.post("/api", json=params)
+    else:
+        response = api.http.post("/api", data=params)
+    assert response.status_code == 400
+    assert "NUL" in error_of(response)
+    assert_no_user(api, "u-nul")
+
+
+def test_a_nul_character_in_the_app_id_is_400_not_a_lookup(api: ApiClient) -> None:
+    response = api.http.get("/api", params={"appId": "app\x00", "clientKey": "k", "action": "getVars"})
+    assert response.status_code == 400
+    assert "NUL" in error_of(response)
+
+
+def test_a_nul_character_fails_only_its_batch_item(api: ApiClient) -> None:
+    response = api.multi([{"action": "track", "userId": "u-nul-item", "event": "E\x00"},
+                          {"action": "track", "userId": "u-ok-item", "event": "E"}])
+    assert response.status_code == 200, response.text
+    first, second = response.json()["response"]
+    assert first["success"] is False
+    assert "NUL" in first["error"]["message"]
+    assert second["success"] is True, second
+    assert_no_user(api, "u-nul-item")
+
+
+def test_an_export_file_path_with_a_nul_character_is_404(api: ApiClient) -> None:
+    response = api.http.get("/exports/token%00/name")
+    assert response.status_code == 404
+    assert error_of(response)

@@ -136,3 +136,8 @@ def test_creating_and_rotating_are_audited_with_the_token(admin: Admin) -> None:
     ]
     assert all(e["appId"] == created["appId"] for e in entries)
     assert not any(created["keys"]["development"] in str(e) for e in entries), "the audit log must not hold keys"
+
+
+def test_a_nul_character_is_a_400_in_a_body_or_a_path(admin: Admin) -> None:
+    assert "NUL" in admin.error("POST", "/apps", 400, {"name": "nul\x00app"})
+    assert "NUL" in admin.error("GET", "/apps/app%00x", 400)

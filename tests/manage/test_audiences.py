@@ -154,3 +154,17 @@ def test_audience_changes_are_audited(admin: Admin, api: ApiClient) -> None:
     ]
     assert entries[0]["details"] == {"name": "Pro users", "rule": PRO}
     assert entries[1]["details"] == {"name": "Pros", "rule": PRO}
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_an_id_beyond_64_bits_names_no_audience(admin: Admin, api: ApiClient, method: str) -> None:
+    body = {"name": "big", "rule": {"user": "returning"}} if method == "PUT" else None
+    assert "no such id" in admin.error(method, f"/apps/{api.app.app_id}/audiences/{2**63}", 404, body)
+
+
+def test_a_body_nested_too_deeply_is_a_400(admin: Admin, api: ApiClient) -> None:
+    body = '{"name": "deep", "rule": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = admin.http.post(f"/apps/{api.app.app_id}/audiences", content=body,
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "nested too deeply" in response.json()["error"]["message"]

@@ -69,3 +69,11 @@ def test_reading_the_log_needs_a_token(admin: Admin, api: ApiClient) -> None:
 
     assert admin.http.get("/audit").status_code == 401
     assert admin.http.get(f"/apps/{api.app.app_id}/audit").status_code == 401
+
+
+def test_a_cursor_beyond_any_id_is_the_end_of_the_log(admin: Admin, api: ApiClient) -> None:
+    _change_three_times(admin, api)
+    assert admin.ok("GET", f"/audit?after={2**64}")["entries"] == []
+    assert admin.ok("GET", f"/apps/{api.app.app_id}/audit?after={2**70}")["entries"] == []
+    assert admin.ok("GET", f"/apps/{api.app.app_id}/audit?after=-5") == admin.ok(
+        "GET", f"/apps/{api.app.app_id}/audit")

@@ -137,6 +137,8 @@ def test_replaying_what_is_not_a_dead_letter_is_a_404(pb_admin: Admin, pb_api: A
     assert pb_admin.error("POST", _path(pb_api, "/dead-letters/999999999/replay"), 404) == (
         "No dead letter with id 999999999")
     assert pb_admin.error("POST", _path(pb_api, "/dead-letters/abc/replay"), 404)
+    assert pb_admin.error("POST", _path(pb_api, f"/dead-letters/{2**63}/replay"), 404)
+    assert pb_admin.ok("GET", _path(pb_api, f"/dead-letters?after={2**64}"))["deadLetters"] == []
     assert pb_admin.ok("POST", _path(pb_api, "/dead-letters/replay")) == {"replayed": 0}
     assert outbox(pb_api) == {"pending": 1}
 

@@ -8,17 +8,14 @@ unconditionally); such a job finishes with ``files: []``. Report jobs answer ``s
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
 from openplum.actions.context import ActionContext, Reply
 from openplum.actions.params import Common
 from openplum.errors import ApiError
-from openplum.services import export_users as export_users_service
-from openplum.services import jobs
-from openplum.services.export_sessions import ExportError, day_start
+from openplum.services import export_requests, jobs
 
 
 class ExportDataParams(Common):
@@ -58,71 +55,32 @@ class JobParams(Common):
     job_id: str
 
 
-def _date(name: str, value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    try:
-        dt.datetime.strptime(value, "%Y%m%d")  # noqa: DTZ007 - a calendar date, interpreted in Pacific time later
-    except ValueError:
-        raise ApiError(f"Invalid value for parameter '{name}': expected YYYYMMDD, got {value!r}") from None
-    return value
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def _as(p: Common, typ: type[S]) -> S:
+    """The service's request from the action's parameters (the same fields, without the common ones)."""
+    return typ(**{name: getattr(p, name) for name in typ.__struct_fields__})
+
+
+def _start(ctx: ActionContext, kind: str, params: dict[str, Any]) -> Reply:
+    job_id = export_requests.start(ctx.unit.tx, ctx.settings, ctx.app.app_id, kind, params, ctx.now)
+    return Reply({"jobId": job_id})
 
 
 def export_data(ctx: ActionContext, p: ExportDataParams) -> Reply:
-    start, end = _date("startDate", p.start_date), _date("endDate", p.end_date)
-    if start is None and p.start_time is None:
-        raise ApiError("Missing required parameter: startDate")
-    if p.s3_bucket_name and not (p.s3_access_id and p.s3_access_key):
-        raise ApiError("s3AccessId and s3AccessKey are required with s3BucketName")
-    if p.callback_url:
-        from openplum.services.outbound import check_url
-
-        check_url(p.callback_url, ctx.settings)
-    if start and end and end < start:
-        raise ApiError(f"endDate {end} is before startDate {start}")
-    _within_daily_limit(ctx, jobs.EXPORT_DATA)
-    params: dict[str, Any] = {
-        "startDate": start, "endDate": end or start, "startTime": p.start_time, "endTime": p.end_time,
-        "exportFormat": p.export_format, "callbackUrl": p.callback_url, "s3BucketName": p.s3_bucket_name,
-        "s3AccessId": p.s3_access_id, "s3AccessKey": p.s3_access_key, "s3ObjectPrefix": p.s3_object_prefix,
-        "compressData": p.compress_data, "baseUrl": ctx.base_url,
-    }
-    return Reply({"jobId": jobs.start(ctx.unit.tx, ctx.app.app_id, jobs.EXPORT_DATA, params, ctx.now)})
+    params = export_requests.data_params(ctx.settings, _as(p, export_requests.DataExport), ctx.base_url)
+    return _start(ctx, jobs.EXPORT_DATA, params)
 
 
 def export_users(ctx: ActionContext, p: ExportUsersParams) -> Reply:
-    test_id = (p.ab_test_id or p.old_ab_test_id or "").strip()
-    if test_id and not test_id.lstrip("-").isdigit():
-        raise ApiError(f"Invalid value for parameter 'abTestId': expected an integer, got {test_id!r}")
-    params = {"audienceName": p.audience_name or p.segment or None, "abTestId": int(test_id) if test_id else None,
-              "userAttribute": p.user_attribute or None, "baseUrl": ctx.base_url}
-    try:  # an unknown audience or test is answered now; the job checks again (either may go meanwhile)
-        export_users_service.query(ctx.unit.tx, ctx.app.app_id, params)
-    except ExportError as exc:
-        raise ApiError(str(exc)) from None
-    _within_daily_limit(ctx, jobs.EXPORT_USERS)
-    return Reply({"jobId": jobs.start(ctx.unit.tx, ctx.app.app_id, jobs.EXPORT_USERS, params, ctx.now)})
-
-
-def _within_daily_limit(ctx: ActionContext, kind: str) -> None:
-    """``OPENPLUM_EXPORTS_PER_DAY`` jobs of each kind per app and Pacific day (0: no limit); refused requests
-    do not count."""
-    limit = ctx.settings.exports_per_day
-    if limit > 0 and ctx.unit.tx.count_jobs_since(ctx.app.app_id, kind, day_start(ctx.now)) >= limit:
-        raise ApiError(f"Too many {kind} requests today: the limit is {limit} per day (Pacific time)", status=429)
+    params = export_requests.users_params(ctx.unit.tx, ctx.app.app_id, _as(p, export_requests.UsersExport),
+                                          ctx.base_url)
+    return _start(ctx, jobs.EXPORT_USERS, params)
 
 
 def export_report(ctx: ActionContext, p: ExportReportParams) -> Reply:
-    start, end = _date("startDate", p.start_date), _date("endDate", p.end_date)
-    if p.data_type == "AbTestResults" and p.ab_test_id is None:
-        raise ApiError("Missing required parameter: abTestId (dataType AbTestResults)")
-    if p.data_type == "MessageResults" and p.message_id is None:
-        raise ApiError("Missing required parameter: messageId (dataType MessageResults)")
-    if p.data_type == "BookmarkedReport":
-        raise ApiError("dataType BookmarkedReport is not supported: openplum has no saved dashboard reports")
-    params = {"startDate": start, "endDate": end or start, "dataType": p.data_type, "abTestId": p.ab_test_id,
-              "messageId": p.message_id, "eventNames": p.event_names or []}
-    return Reply({"jobId": jobs.start(ctx.unit.tx, ctx.app.app_id, jobs.EXPORT_REPORT, params, ctx.now)})
+    return _start(ctx, jobs.EXPORT_REPORT, export_requests.report_params(_as(p, export_requests.ReportExport)))
 
 
 def get_export_results(ctx: ActionContext, p: JobParams) -> Reply:

@@ -64,18 +64,32 @@ def run_batch(
 ) -> list[Answer]:
     """Run ``items`` in order; each answer comes with the HTTP status it would have alone.
 
-    A read-only batch appends to ``followups`` the writes it could not do itself.
+    A read-only batch appends to ``followups`` the writes it could not do itself. A run that does not finish
+    (the store may stop a read and run it again) leaves ``followups`` as it found them.
     """
-    unit = Unit(tx, app.app_id, now, writable=writable, catalog=runtime.catalog)
     later = followups if followups is not None else []
+    mark = len(later)
+    try:
+        return _run_batch(tx, app, items, runtime, now, request_time, writable, later)
+    except BaseException:
+        del later[mark:]
+        raise
+
+
+def _run_batch(
+    tx: Tx, app: AppRecord, items: list[Prepared], runtime: Runtime, now: float, request_time: float | None,
+    writable: bool, later: list[Callable[[Tx], None]],
+) -> list[Answer]:
+    unit = Unit(tx, app.app_id, now, writable=writable, catalog=runtime.catalog)
+    replays = _replays(tx, app, items, now) if writable else set
     unit.prefetch(str(u) for it in items if it.answer is None for u in (_user_of(it.params),) if u)
-    replays = _replays(tx, app, items, now) if writable else set()
+    replayed_items = replays()
     answers: list[Answer] = []
     for index, item in enumerate(items):
         if item.answer is not None or item.spec is None or item.key_class is None:
             answers.append((item.answer or error_item("Internal error: item was not prepared."), item.status or 400))
             continue
-        replayed = index in replays
+        replayed = index in replayed_items
         if replayed and not item.spec.answers_replays:
             answers.append(({"success": True}, 200))
             continue
@@ -111,17 +125,30 @@ def _run_one(ctx: ActionContext, item: Prepared) -> Answer:
         return error_item(exc.message), exc.status
 
 
-def _replays(tx: Tx, app: AppRecord, items: list[Prepared], now: float) -> set[int]:
+def _replays(tx: Tx, app: AppRecord, items: list[Prepared], now: float) -> Callable[[], set[int]]:
+    """The indexes of the items seen before, once called; the keys are claimed first, so a store that can
+    (PostgreSQL's writer) sends the claim together with the profile read."""
     keyed = [(i, it.replay_key) for i, it in enumerate(items)
              if it.replay_key is not None and it.answer is None and it.spec is not None and it.spec.writes]
     if not keyed:
-        return set()
-    seen_before = tx.claim_keys(app.app_id, [k for _, k in keyed if k is not None], now)
-    replays: set[int] = set()
-    seen_now: set[bytes] = set()
-    for index, key in keyed:
-        assert key is not None
-        if key in seen_before or key in seen_now:
-            replays.add(index)
-        seen_now.add(key)
+        return set
+    keys = [k for _, k in keyed if k is not None]
+    claim_soon = getattr(tx, "claim_keys_soon", None)
+    seen_later = claim_soon(app.app_id, keys, now) if claim_soon else _claimed(tx.claim_keys(app.app_id, keys, now))
+
+    def replays() -> set[int]:
+        seen_before: set[bytes] = seen_later()
+        found: set[int] = set()
+        seen_now: set[bytes] = set()
+        for index, key in keyed:
+            assert key is not None
+            if key in seen_before or key in seen_now:
+                found.add(index)
+            seen_now.add(key)
+        return found
+
     return replays
+
+
+def _claimed(seen: set[bytes]) -> Callable[[], set[bytes]]:
+    return lambda: seen

@@ -24,7 +24,8 @@ from openplum.actions.runner import REDIRECT, Answer, Prepared, error_item, run_
 from openplum.errors import RequestRejected
 from openplum.http.auth import AppDirectory, authenticate
 from openplum.http.envelope import error_envelope
-from openplum.http.transport import RequestParams
+from openplum.http.text import NUL_MESSAGE, holds_nul
+from openplum.http.transport import RequestParams, decode_json
 from openplum.services.apps import KeyClass
 from openplum.services.timing import EARLIEST, LATEST
 from openplum.store.base import AppRecord, Store, Tx
@@ -41,6 +42,16 @@ def _request_time(value: object) -> float | None:
     except ValueError:
         return None
     return when if EARLIEST <= when <= LATEST else None
+
+
+def _refused(message: str) -> Prepared:
+    """A batch item answered at the edge, with the status it would have alone."""
+    return Prepared(None, answer=error_item(message), status=400)
+
+
+def _flag(value: object) -> bool:
+    """A boolean parameter; an object or list sent as one is not true (and not a server error)."""
+    return not isinstance(value, dict | list) and truthy(value)
 
 
 class Api:
@@ -61,9 +72,12 @@ class Api:
         action = params.get("action")
         if not isinstance(action, str) or not action:
             raise RequestRejected(400, "Missing required parameter: action")
+        batch = action == "multi" and not _flag(params.get("createJob"))
+        if request.nul_possible and holds_nul([v for k, v in params.items() if not (batch and k == "data")]):
+            raise RequestRejected(400, NUL_MESSAGE)  # a batch's items are checked one by one
         app, key_class = await authenticate(self.directory, params.get("appId"), params.get("clientKey"))
-        if action == "multi" and not truthy(params.get("createJob")):
-            answers = await self._multi(app, key_class, params)
+        if batch:
+            answers = await self._multi(app, key_class, params, request.nul_possible)
             if len(answers) == 1 and answers[0][1] == REDIRECT:  # downloadFile alone in its batch
                 return REDIRECT, {"response": [answers[0][0]]}
             return 200, {"response": [answer for answer, _ in answers]}
@@ -76,7 +90,8 @@ class Api:
         (answer, status), = await self._run(app, [item], None)
         return status, {"response": [answer]}
 
-    async def _multi(self, app: AppRecord, key_class: KeyClass, params: dict[str, Any]) -> list[Answer]:
+    async def _multi(self, app: AppRecord, key_class: KeyClass, params: dict[str, Any],
+                     nul_possible: bool) -> list[Answer]:
         raw_items = self._batch_items(params)
         limits = self.settings
         if len(raw_items) > limits.multi_max_items:
@@ -89,7 +104,8 @@ class Api:
             raise RequestRejected(
                 403, f"Too many users in one batch: {len(users)} (the limit is {limits.multi_max_users})."
             )
-        prepared = [prepare(app, key_class, it, params, index=i) for i, it in enumerate(raw_items)]
+        prepared = [_refused(NUL_MESSAGE) if nul_possible and holds_nul(it) else
+                    prepare(app, key_class, it, params, index=i) for i, it in enumerate(raw_items)]
         number_repeats(prepared)
         return await self._run(app, prepared, _request_time(params.get("time")))
 
@@ -100,7 +116,7 @@ class Api:
         for _ in range(3):  # a JSON string of {"data": [...]} (Android) unwraps in two steps
             if isinstance(data, str | bytes):
                 try:
-                    data = msgspec.json.decode(data)
+                    data = decode_json(data)
                 except msgspec.DecodeError:
                     raise RequestRejected(400, "Invalid value for parameter 'data': not JSON.") from None
             elif isinstance(data, dict) and "data" in data:

@@ -49,7 +49,8 @@ class ExportFileEndpoint:
         def look_up(tx: Tx) -> ExportFileRow | None:
             return tx.get_export_file(token, name)
 
-        row = await self.store.read(look_up) if token and name else None
+        usable = token and name and "\x00" not in token + name  # PostgreSQL refuses NUL in a text comparison
+        row = await self.store.read(look_up) if usable else None
         if row is None or row.size is None or self.settings.clock.now() >= row.expires:
             await _answer(send, 404, "No such export file: export files are kept for 24 hours.")
             return

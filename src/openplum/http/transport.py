@@ -15,6 +15,7 @@ import msgspec
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from openplum.errors import RequestRejected
+from openplum.http.text import may_hold_nul
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class RequestParams:
     csv: bytes | None = None
     base_url: str | None = None
     """This server's absolute base URL as the request reached it (set by the app, never from parameters)."""
+    nul_possible: bool = False
+    """Whether a parameter might hold a NUL character (``http.text``); when False none can."""
 
 
 def parse_query(query: bytes, limit: int) -> dict[str, Any]:
@@ -47,7 +50,7 @@ def parse_query(query: bytes, limit: int) -> dict[str, Any]:
 
 
 def parse_request(query: bytes, content_type: str, body: bytes, max_params: int) -> RequestParams:
-    out = RequestParams(params=parse_query(query, max_params))
+    out = RequestParams(params=parse_query(query, max_params), nul_possible=may_hold_nul(query, body))
     if not body.strip():
         return out
     mime, options = parse_options_header(content_type)
@@ -72,9 +75,18 @@ def parse_request(query: bytes, content_type: str, body: bytes, max_params: int)
     return out
 
 
+def decode_json(text: str | bytes) -> Any:
+    """JSON from a client; raises ``msgspec.DecodeError`` for anything that is not, nesting too deep included
+    (msgspec signals that with a ``RecursionError``, which would otherwise escape as a server error)."""
+    try:
+        return msgspec.json.decode(text)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON is nested too deeply") from None
+
+
 def _parse_json_body(body: bytes, max_params: int) -> dict[str, Any]:
     try:
-        value = msgspec.json.decode(body)
+        value = decode_json(body)
     except msgspec.DecodeError as exc:
         raise RequestRejected(400, f"Malformed JSON body: {exc}") from None
     if isinstance(value, list):  # a bare list of actions is a multi batch

@@ -19,6 +19,10 @@ from starlette.routing import Route as StarletteRoute
 from openplum.actions.context import Runtime
 from openplum.errors import ApiError, RequestRejected
 from openplum.http.auth import AppDirectory
+from openplum.http.files import public_base
+from openplum.http.text import NUL_MESSAGE, holds_nul
+from openplum.manage import jobs as _jobs  # noqa: F401 - registers the job routes on ``routes``
+from openplum.manage import limits as _limits  # noqa: F401 - registers the limit routes on ``routes``
 from openplum.manage import postbacks as _postbacks  # noqa: F401 - registers the postback routes on ``routes``
 from openplum.manage.registry import Call, Route
 from openplum.manage.resources import routes
@@ -86,8 +90,13 @@ def _endpoint(route: Route, services: Services) -> Any:
                     body = msgspec.json.decode(raw or b"null", type=route.body)
                 except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                     return _error(400, f"Invalid body: {exc}")
+                except RecursionError:  # how msgspec reports JSON nested deeper than Python's stack allows
+                    return _error(400, "Invalid body: JSON is nested too deeply")
+            base_url = public_base(settings, dict(request.scope), dict(request.headers.raw))
             call = Call(dict(request.path_params), dict(request.query_params), body, actor,
-                        settings.clock.now(), services)
+                        settings.clock.now(), services, base_url)
+            if holds_nul([call.path, call.query, msgspec.to_builtins(body)]):
+                return _error(400, NUL_MESSAGE)
             result = await route.handler(call)
         except ApiError as exc:
             return _error(exc.status, exc.message)

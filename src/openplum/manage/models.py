@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from openplum.services.experiments import AbTest
+
+# Rules the server checks itself (answering 400 naming the field), stated in the OpenAPI schemas too so they
+# describe what is accepted; decoding is unchanged, so the server's own messages stay.
+Name = Annotated[str, msgspec.Meta(extra_json_schema={"pattern": "\\S"})]  # not empty, not only spaces
+Token = Annotated[str, msgspec.Meta(extra_json_schema={"pattern": "^[A-Za-z0-9_.-]{1,200}$"})]
+NotNull = Annotated[Any, msgspec.Meta(extra_json_schema={"not": {"type": "null"}})]
+Percentage = Annotated[float, msgspec.Meta(extra_json_schema={"minimum": 0, "maximum": 100})]
+Weight = Annotated[float, msgspec.Meta(extra_json_schema={"minimum": 0})]
 
 
 class Keys(msgspec.Struct):
@@ -28,8 +36,8 @@ class AppList(msgspec.Struct):
 
 
 class NewApp(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    appId: str | None = None
+    name: Name
+    appId: Token | None = None
     keys: dict[str, str] | None = None
 
 
@@ -46,7 +54,7 @@ class VariableList(msgspec.Struct):
 
 
 class VariableValue(msgspec.Struct, forbid_unknown_fields=True):
-    value: Any
+    value: NotNull
 
 
 class Audience(msgspec.Struct):
@@ -68,17 +76,20 @@ class AudienceInput(msgspec.Struct, forbid_unknown_fields=True):
 
 class VariantInput(msgspec.Struct, forbid_unknown_fields=True):
     name: str
-    weight: float
+    weight: Weight
     id: int | None = None
     control: bool = False
     overrides: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+Variants = Annotated[list[VariantInput], msgspec.Meta(extra_json_schema={"minItems": 1})]
+
+
 class AbTestInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     name: str
-    variants: list[VariantInput]
+    variants: Variants
     audienceId: int | None = None
-    traffic: float = 100.0
+    traffic: Percentage = 100.0
     goalEvents: list[str] = msgspec.field(default_factory=list)
 
 
@@ -86,9 +97,9 @@ class AbTestPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Only the fields sent change; ``"audienceId": null`` removes the audience."""
 
     name: str | msgspec.UnsetType = msgspec.UNSET
-    variants: list[VariantInput] | msgspec.UnsetType = msgspec.UNSET
+    variants: Variants | msgspec.UnsetType = msgspec.UNSET
     audienceId: int | msgspec.UnsetType | None = msgspec.UNSET
-    traffic: float | msgspec.UnsetType = msgspec.UNSET
+    traffic: Percentage | msgspec.UnsetType = msgspec.UNSET
     goalEvents: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -13,7 +13,7 @@ import msgspec
 
 from openplum.errors import ApiError
 from openplum.manage.registry import Call
-from openplum.manage.resources import routes
+from openplum.manage.resources import paging, path_id, routes
 from openplum.services import postbacks
 from openplum.store.base import Tx
 from openplum.store.postbacks_sql import DEAD, PENDING, DeliveryRow
@@ -96,14 +96,10 @@ async def list_postbacks(call: Call) -> PostbackList:
 
 
 @routes.add("GET", "/apps/{appId}/postbacks/dead-letters", "Deliveries that failed every attempt, oldest first",
-            TAG, response=DeadLetterPage, query=("after", "limit"))
+            TAG, response=DeadLetterPage, query=(("after", int), ("limit", int)))
 async def list_dead_letters(call: Call) -> DeadLetterPage:
     app_id = call.path["appId"]
-    try:
-        after = int(call.query.get("after", "0"))
-        limit = min(max(int(call.query.get("limit", "100")), 1), 1000)
-    except ValueError:
-        raise ApiError("after and limit must be integers") from None
+    after, limit = paging(call)
     rows = await _in_app(call, lambda tx: tx.dead_letters(app_id, after, limit), write=False)
     return DeadLetterPage([_dead_letter(r) for r in rows], rows[-1].delivery_id if rows else after)
 
@@ -112,10 +108,7 @@ async def list_dead_letters(call: Call) -> DeadLetterPage:
             "Send a dead letter again (a fresh series of attempts)", TAG, response=Replayed)
 async def replay_dead_letter(call: Call) -> Replayed:
     app_id = call.path["appId"]
-    try:
-        delivery_id = int(call.path["deliveryId"])
-    except ValueError:
-        raise ApiError("deliveryId: expected an integer id", status=404) from None
+    delivery_id = path_id(call, "deliveryId")
 
     def work(tx: Tx) -> Replayed:
         if not tx.replay_dead_letters(app_id, delivery_id, call.now):

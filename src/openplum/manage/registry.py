@@ -20,9 +20,13 @@ class Call:
     now: float
     services: Any
     """``manage.app.Services``: the store, the runtime, the app directory."""
+    base_url: str | None = None
+    """This server's absolute base URL as the request reached it (the file URLs of exports started here)."""
 
 
 Handler = Callable[[Call], Awaitable[Any]]
+QueryParam = str | tuple[str, Any]
+"""A query parameter: its name (a string), or its name and the Python type its value must read as (``int``)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class Route:
     body: Any = None
     response: Any = None
     status: int = 200
-    query: tuple[str, ...] = ()
+    query: tuple[QueryParam, ...] = ()
     public: bool = False
 
 
@@ -44,7 +48,8 @@ class Registry:
     routes: list[Route] = field(default_factory=list)
 
     def add(self, method: str, path: str, summary: str, tag: str, *, body: Any = None, response: Any = None,
-            status: int = 200, query: tuple[str, ...] = (), public: bool = False) -> Callable[[Handler], Handler]:
+            status: int = 200, query: tuple[QueryParam, ...] = (), public: bool = False,
+            ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(Route(method, path, summary, handler, tag, body, response, status, query, public))
             return handler
@@ -70,7 +75,7 @@ def openapi(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
     for route in registry.routes:
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in _path_names(route.path)]
-        params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in route.query]
+        params += [_query_param(q) for q in route.query]
         error = {"content": {"application/json": {"schema": by_type[ErrorResponse]}}}
         responses: dict[str, Any] = {
             str(route.status): {"description": "OK"} if route.response is None else {
@@ -96,6 +101,11 @@ def openapi(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
         "components": {"schemas": components,
                        "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}}},
     }
+
+
+def _query_param(param: QueryParam) -> dict[str, Any]:
+    name, typ = (param, str) if isinstance(param, str) else param
+    return {"name": name, "in": "query", "required": False, "schema": msgspec.json.schema(typ)}
 
 
 def _path_names(path: str) -> list[str]:

@@ -145,11 +145,19 @@ def _audience(row: AudienceRow, rule: Any = None) -> models.Audience:
                            row.created, row.updated)
 
 
-def _int(call: Call, name: str) -> int:
+LAST_ID = 2**63 - 1
+"""The largest id the store holds (a signed 64-bit integer); SQLite refuses a larger one outright."""
+
+
+def path_id(call: Call, name: str) -> int:
+    """The integer id in path parameter ``name``; one that cannot be an id names nothing (404)."""
     try:
-        return int(call.path[name])
+        value = int(call.path[name])
     except ValueError:
         raise ApiError(f"{name}: expected an integer id", status=404) from None
+    if not -LAST_ID - 1 <= value <= LAST_ID:
+        raise ApiError(f"{name}: no such id (ids are 64-bit integers)", status=404)
+    return value
 
 
 @routes.add("GET", "/apps/{appId}/audiences", "List audiences", "audiences", response=models.AudienceList)
@@ -171,7 +179,7 @@ async def create_audience(call: Call) -> models.Audience:
 @routes.add("GET", "/apps/{appId}/audiences/{audienceId}", "Read an audience", "audiences",
             response=models.Audience)
 async def get_audience(call: Call) -> models.Audience:
-    app_id, audience_id = call.path["appId"], _int(call, "audienceId")
+    app_id, audience_id = call.path["appId"], path_id(call, "audienceId")
     row, rule = await _read(call, app_id, lambda tx: audience_registry.get(tx, app_id, audience_id))
     return _audience(row, rule)
 
@@ -179,7 +187,7 @@ async def get_audience(call: Call) -> models.Audience:
 @routes.add("PUT", "/apps/{appId}/audiences/{audienceId}", "Replace an audience", "audiences",
             body=models.AudienceInput, response=models.Audience)
 async def replace_audience(call: Call) -> models.Audience:
-    app_id, audience_id, body = call.path["appId"], _int(call, "audienceId"), call.body
+    app_id, audience_id, body = call.path["appId"], path_id(call, "audienceId"), call.body
     row = await _change(call, app_id, lambda tx: audience_registry.replace(
         tx, app_id, audience_id, body.name, body.rule, call.now, call.actor))
     return _audience(row)
@@ -188,7 +196,7 @@ async def replace_audience(call: Call) -> models.Audience:
 @routes.add("DELETE", "/apps/{appId}/audiences/{audienceId}", "Delete an audience", "audiences",
             response=models.Ok)
 async def delete_audience(call: Call) -> models.Ok:
-    app_id, audience_id = call.path["appId"], _int(call, "audienceId")
+    app_id, audience_id = call.path["appId"], path_id(call, "audienceId")
     await _change(call, app_id, lambda tx: audience_registry.delete(tx, app_id, audience_id, call.now, call.actor))
     return models.Ok()
 
@@ -218,14 +226,14 @@ async def create_test(call: Call) -> AbTest:
 
 @routes.add("GET", "/apps/{appId}/ab-tests/{testId}", "Read an A/B test", "abTests", response=AbTest)
 async def get_test(call: Call) -> AbTest:
-    app_id, test_id = call.path["appId"], _int(call, "testId")
+    app_id, test_id = call.path["appId"], path_id(call, "testId")
     return await _read(call, app_id, lambda tx: ab_tests.get(tx, app_id, test_id))
 
 
 @routes.add("PATCH", "/apps/{appId}/ab-tests/{testId}", "Change an A/B test", "abTests", body=models.AbTestPatch,
             response=AbTest)
 async def update_test(call: Call) -> AbTest:
-    app_id, test_id = call.path["appId"], _int(call, "testId")
+    app_id, test_id = call.path["appId"], path_id(call, "testId")
     fields = _fields(call.body)  # unsent fields are UNSET and absent; a null audienceId is kept
     return await _change(call, app_id, lambda tx: ab_tests.update(tx, app_id, test_id, fields, call.now,
                                                                   call.actor))
@@ -233,14 +241,14 @@ async def update_test(call: Call) -> AbTest:
 
 @routes.add("POST", "/apps/{appId}/ab-tests/{testId}/start", "Start a draft A/B test", "abTests", response=AbTest)
 async def start_test(call: Call) -> AbTest:
-    app_id, test_id = call.path["appId"], _int(call, "testId")
+    app_id, test_id = call.path["appId"], path_id(call, "testId")
     return await _change(call, app_id, lambda tx: ab_tests.start(tx, app_id, test_id, call.now, call.actor))
 
 
 @routes.add("POST", "/apps/{appId}/ab-tests/{testId}/finish", "Finish a running A/B test", "abTests",
             body=models.FinishInput, response=AbTest)
 async def finish_test(call: Call) -> AbTest:
-    app_id, test_id = call.path["appId"], _int(call, "testId")
+    app_id, test_id = call.path["appId"], path_id(call, "testId")
     chosen = call.body.chosenVariantId
     return await _change(call, app_id, lambda tx: ab_tests.finish(tx, app_id, test_id, chosen, call.now,
                                                                   call.actor))
@@ -248,7 +256,7 @@ async def finish_test(call: Call) -> AbTest:
 
 @routes.add("DELETE", "/apps/{appId}/ab-tests/{testId}", "Delete an A/B test", "abTests", response=models.Ok)
 async def delete_test(call: Call) -> models.Ok:
-    app_id, test_id = call.path["appId"], _int(call, "testId")
+    app_id, test_id = call.path["appId"], path_id(call, "testId")
     await _change(call, app_id, lambda tx: ab_tests.delete(tx, app_id, test_id, call.now, call.actor))
     return models.Ok()
 
@@ -257,7 +265,7 @@ async def delete_test(call: Call) -> models.Ok:
             "Force a test device into a variant (null: back to normal assignment)", "abTests",
             body=models.ForcedVariant, response=models.Ok)
 async def force_variant(call: Call) -> models.Ok:
-    app_id, test_id, device_id = call.path["appId"], _int(call, "testId"), call.path["deviceId"]
+    app_id, test_id, device_id = call.path["appId"], path_id(call, "testId"), call.path["deviceId"]
     variant_id = call.body.variantId
     await _change(call, app_id, lambda tx: ab_tests.force_variant(tx, app_id, test_id, device_id, variant_id,
                                                                   call.now, call.actor))
@@ -271,9 +279,10 @@ def _page(rows: list[Any]) -> models.AuditPage:
     return models.AuditPage(entries, entries[-1].seq if entries else 0)
 
 
-def _paging(call: Call) -> tuple[int, int]:
+def paging(call: Call) -> tuple[int, int]:
+    """A listing's ``after`` cursor, held within the store's ids (it reaches SQL), and its ``limit``, 1 to 1,000."""
     try:
-        after = int(call.query.get("after", "0"))
+        after = min(max(int(call.query.get("after", "0")), 0), LAST_ID)
         limit = min(max(int(call.query.get("limit", "100")), 1), 1000)
     except ValueError:
         raise ApiError("after and limit must be integers") from None
@@ -281,17 +290,17 @@ def _paging(call: Call) -> tuple[int, int]:
 
 
 @routes.add("GET", "/audit", "Every change, oldest first", "audit", response=models.AuditPage,
-            query=("after", "limit"))
+            query=(("after", int), ("limit", int)))
 async def audit_log(call: Call) -> models.AuditPage:
-    after, limit = _paging(call)
+    after, limit = paging(call)
     return _page(await call.services.store.read(lambda tx: tx.audit_log(None, after, limit)))
 
 
 @routes.add("GET", "/apps/{appId}/audit", "An app's changes, oldest first", "audit", response=models.AuditPage,
-            query=("after", "limit"))
+            query=(("after", int), ("limit", int)))
 async def app_audit_log(call: Call) -> models.AuditPage:
     app_id = call.path["appId"]
-    after, limit = _paging(call)
+    after, limit = paging(call)
     return _page(await _read(call, app_id, lambda tx: tx.audit_log(app_id, after, limit)))
 
 

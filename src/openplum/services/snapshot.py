@@ -28,6 +28,16 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class _Base:
+    """The variables every user gets before A/B variants: flat, nested, and the flat names under each top-level
+    name (the unit in which a variant's overrides are applied)."""
+
+    flat: dict[str, Any]
+    tree: dict[str, Any]
+    groups: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     app_id: str
     version: int
@@ -41,18 +51,22 @@ class Snapshot:
     tests: tuple[AbTest, ...] = ()
     running: tuple[tuple[AbTest, Rule | None], ...] = ()
     forced: dict[tuple[str, int], int] = field(default_factory=dict)
+    _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What requests derive from the snapshot, computed once (it never changes): racing threads may both
+    compute an entry, with the same result."""
 
     def assignments(self, profile: Profile | None, device_id: str | None, now: float) -> list[Assignment]:
         if profile is None:
             return []
         out: list[Assignment] = []
-        for test, rule in self.running:
+        variants = self._variants()
+        for test, rule, key in self._running():
             forced = self.forced.get((device_id, test.id)) if device_id else None
-            variant = test.variant(forced) if forced is not None else None
+            variant = variants.get((test.id, forced)) if forced is not None else None
             if variant is None and test.targeting_sticky:
                 # Sticky: once exposed, a user keeps the variant even if they leave the audience.
-                exposed = profile.exposures.get(str(test.id))
-                variant = test.variant(exposed) if exposed is not None else None
+                exposed = profile.exposures.get(key)
+                variant = variants.get((test.id, exposed)) if exposed is not None else None
             if variant is None:
                 if rule is not None and not rule.matches(profile, now):
                     continue
@@ -64,11 +78,69 @@ class Snapshot:
         return out
 
     def vars_for(self, assignments: list[Assignment], *, include_defaults: bool) -> dict[str, Any]:
-        flat = dict(self.defaults) if include_defaults else {}
-        flat.update(self.team_values)
+        """The nested ``vars`` for a user in ``assignments``: the same as unflattening defaults (optionally),
+        team values and the variants' overrides, but only the top-level groups a variant touches are rebuilt.
+
+        Groups no variant touches are shared with the snapshot and other answers: read, never change them.
+        """
+        base = self._base(include_defaults)
+        overrides: dict[str, Any] = {}
         for assignment in assignments:
-            flat.update(_fitting(assignment.variant.overrides, self.kinds))
-        return variables.unflatten(flat)
+            overrides.update(self._fitted(assignment.test, assignment.variant))
+        if not overrides:
+            return dict(base.tree)
+        touched: dict[str, dict[str, Any]] = {}
+        for name, value in overrides.items():
+            top = name.split(".", 1)[0]
+            if top not in base.groups or (top == name and name not in base.flat):
+                # A new top-level name moves the groups' order (sorted by their first name): rebuild it all.
+                return variables.unflatten({**base.flat, **overrides})
+            touched.setdefault(top, {})[name] = value
+        tree = dict(base.tree)
+        for top, values in touched.items():
+            group = {name: base.flat[name] for name in base.groups[top]}
+            group.update(values)
+            tree[top] = variables.unflatten(group)[top]
+        return tree
+
+    # -- derived once per snapshot -------------------------------------------------------------------------
+    def _base(self, include_defaults: bool) -> _Base:
+        key = ("base", include_defaults)
+        base: _Base | None = self._memo.get(key)
+        if base is None:
+            flat = dict(self.defaults) if include_defaults else {}
+            flat.update(self.team_values)
+            groups: dict[str, list[str]] = {}
+            for name in flat:
+                groups.setdefault(name.split(".", 1)[0], []).append(name)
+            base = self._memo[key] = _Base(flat, variables.unflatten(flat), groups)
+        return base
+
+    def _fitted(self, test: AbTest, variant: Variant) -> dict[str, Any]:
+        key = ("fitted", test.id, id(variant))  # the snapshot holds its variants: their ids stay theirs
+        fitted: dict[str, Any] | None = self._memo.get(key)
+        if fitted is None:
+            fitted = self._memo[key] = _fitting(variant.overrides, self.kinds)
+        return fitted
+
+    def _variants(self) -> dict[tuple[int, int], Variant]:
+        """Each running test's variants by (test id, variant id); the first of a repeated id, as
+        ``AbTest.variant`` finds it."""
+        found: dict[tuple[int, int], Variant] | None = self._memo.get("variants")
+        if found is None:
+            found = {}
+            for test, _ in self.running:
+                for variant in test.variants:
+                    found.setdefault((test.id, variant.id), variant)
+            self._memo["variants"] = found
+        return found
+
+    def _running(self) -> tuple[tuple[AbTest, Rule | None, str], ...]:
+        """``running`` with each test's id as the profile's exposures key it."""
+        found: tuple[tuple[AbTest, Rule | None, str], ...] | None = self._memo.get("running")
+        if found is None:
+            found = self._memo["running"] = tuple((test, rule, str(test.id)) for test, rule in self.running)
+        return found
 
 
 def _fitting(values: dict[str, Any], kinds: dict[str, str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ one profile write and one multi-row insert per table.
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 from collections.abc import Iterable
 from typing import Any
@@ -18,12 +19,19 @@ from openplum.services.catalog import NameCatalog
 from openplum.services.profile import Profile
 from openplum.store.base import EventRow, SessionRow, StateRow, Tx
 
-_ids = random.SystemRandom()
+_ids = random.Random()  # noqa: S311 - seeded from os.urandom; ids need uniqueness, not secrecy
+_bits = _ids.getrandbits
+os.register_at_fork(after_in_child=_ids.seed)  # a forked worker must not repeat its parent's sequence
 
 
 def new_id() -> int:
-    """A random positive 63-bit id (sessions, states, events), as Leanplum's exports use integers."""
-    return _ids.getrandbits(63) or 1
+    """A random positive 63-bit id (sessions, states, events), as Leanplum's exports use integers.
+
+    Ids need to be unique, not secret (a session id is also the SDK's opaque token, never a credential): a
+    Mersenne Twister seeded from the OS once per process makes collisions as unlikely as ``os.urandom`` would,
+    at a fraction of the cost. Its calls are atomic under the GIL, so threads may share it.
+    """
+    return _bits(63) or 1
 
 
 class Unit:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from openplum.store.app_settings_sql import AppSettingsTx
 from openplum.store.export_sql import ExportTx
 from openplum.store.files import FilesTx
 from openplum.store.import_sql import ImportTx
@@ -128,7 +129,7 @@ class AuditRow:
     details: bytes | None
 
 
-class Tx(FilesTx, JobsTx, PostbacksTx, ReportTx, ExportTx, ImportTx, Protocol):
+class Tx(FilesTx, JobsTx, PostbacksTx, ReportTx, ExportTx, ImportTx, AppSettingsTx, Protocol):
     # apps
     def insert_app(self, app: AppRecord) -> None: ...
     def get_app(self, app_id: str) -> AppRecord | None: ...

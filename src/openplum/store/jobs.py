@@ -41,8 +41,15 @@ def _row(r: Sequence[Any]) -> JobRow:
 class JobsTx(Protocol):
     def insert_job(self, job_id: str, app_id: str, kind: str, params: bytes, now: float) -> None: ...
     def get_job(self, app_id: str, job_id: str) -> JobRow | None: ...
-    def list_jobs(self, app_id: str | None, limit: int) -> list[JobRow]: ...
-    def claim_job(self, now: float, lease: float, kinds: Sequence[str]) -> JobRow | None: ...
+    def list_jobs(self, app_id: str | None, limit: int, *, kind: str | None = None,
+                  state: str | None = None) -> list[JobRow]:
+        """Newest first; ``kind`` and ``state`` narrow the list when given."""
+        ...
+
+    def claim_job(self, now: float, lease: float, kinds: Sequence[str], job_id: str | None = None) -> JobRow | None:
+        """Take the oldest claimable job of ``kinds`` (only ``job_id``, when given) and hold it for ``lease``."""
+        ...
+
     def renew_job(self, job_id: str, lease_until: float, progress: float) -> bool: ...
     def finish_job(self, job_id: str, state: str, result: bytes | None, error: str | None, now: float) -> None: ...
     def fail_exhausted_jobs(self, now: float, max_attempts: int) -> int: ...
@@ -66,24 +73,29 @@ class JobsSql:
         row = self._exec(f"SELECT {_COLS} FROM jobs WHERE app_id = ? AND job_id = ?", (app_id, job_id)).fetchone()
         return _row(row) if row else None
 
-    def list_jobs(self, app_id: str | None, limit: int) -> list[JobRow]:
-        if app_id is None:
-            rows = self._exec(f"SELECT {_COLS} FROM jobs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
-        else:
-            rows = self._exec(
-                f"SELECT {_COLS} FROM jobs WHERE app_id = ? ORDER BY created DESC LIMIT ?", (app_id, limit)
-            ).fetchall()
+    def list_jobs(self, app_id: str | None, limit: int, *, kind: str | None = None,
+                  state: str | None = None) -> list[JobRow]:
+        where, args = ["1 = 1"], list[str]()
+        for column, value in (("app_id", app_id), ("kind", kind), ("state", state)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        rows = self._exec(
+            f"SELECT {_COLS} FROM jobs WHERE {' AND '.join(where)} ORDER BY created DESC, job_id LIMIT ?",
+            (*args, limit),
+        ).fetchall()
         return [_row(r) for r in rows]
 
-    def claim_job(self, now: float, lease: float, kinds: Sequence[str]) -> JobRow | None:
+    def claim_job(self, now: float, lease: float, kinds: Sequence[str], job_id: str | None = None) -> JobRow | None:
         marks = ",".join("?" * len(kinds))
         lock = " FOR UPDATE SKIP LOCKED" if self._pyformat else ""
+        only, only_args = (" AND job_id = ?", (job_id,)) if job_id is not None else ("", ())
         row = self._exec(
             f"UPDATE jobs SET state = 'RUNNING', lease_until = ?, attempts = attempts + 1, "
             f"started = COALESCE(started, ?) WHERE job_id = (SELECT job_id FROM jobs WHERE kind IN ({marks}) AND "
-            f"(state = 'PENDING' OR (state = 'RUNNING' AND lease_until < ?)) ORDER BY created LIMIT 1{lock}) "
+            f"(state = 'PENDING' OR (state = 'RUNNING' AND lease_until < ?)){only} ORDER BY created LIMIT 1{lock}) "
             f"RETURNING {_COLS}",
-            (now + lease, now, *kinds, now),
+            (now + lease, now, *kinds, now, *only_args),
         ).fetchone()
         return _row(row) if row else None
 

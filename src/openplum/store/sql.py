@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from openplum.store.app_settings_sql import AppSettingsSql
 from openplum.store.base import (
     AppRecord,
     EventRow,
@@ -23,6 +24,27 @@ from openplum.store.report_sql import ReportSql
 _CHUNK = 400
 
 
+class ReadAgain(BaseException):
+    """A read tried the cheap way reached a statement beyond its limits: run it again the full way.
+
+    A ``BaseException``, so that no ``except Exception`` in the read itself can swallow it.
+    """
+
+
+class _Held:
+    """A statement held back to be sent in the next pipeline: transaction control, an ``executemany`` or a
+    statement whose ``cursor`` is read after it has been sent."""
+
+    __slots__ = ("cursor", "data", "many", "params", "sql")
+
+    def __init__(self, sql: str, params: Any, *, many: bool = False, data: bool = False) -> None:
+        self.sql = sql
+        self.params = params
+        self.many = many
+        self.data = data or many
+        self.cursor: Any = None
+
+
 class Cursor(Protocol):
     def fetchall(self) -> list[Any]: ...
     def fetchone(self) -> Any: ...
@@ -37,13 +59,30 @@ def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + size]
 
 
-class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, ImportSql):
-    """Implements ``store.base.Tx`` over a DB-API connection already inside a transaction."""
+class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, ImportSql, AppSettingsSql):
+    """Implements ``store.base.Tx`` over a DB-API connection already inside a transaction.
 
-    def __init__(self, conn: Any, *, pyformat: bool) -> None:
+    With ``pipeline`` (the PostgreSQL writer), statements whose results nobody reads (``executemany`` and the
+    writer's transaction control) are held back and sent together with the next statement that returns rows,
+    or at ``sync``: one round trip instead of one each. An error in them is raised there, so the writer syncs
+    at the end of every request to keep each request's failures its own.
+
+    A store may first try a read the cheap way, with limits: ``light_only`` (only the one-row key lookups,
+    ``_exec_light``, may run) or ``budget`` (at most that many statements, in autocommit). A read that goes past
+    its limit is stopped with ``ReadAgain`` and the store runs it again the full way.
+    """
+
+    def __init__(
+        self, conn: Any, *, pyformat: bool, pipeline: bool = False, light_only: bool = False,
+        budget: int | None = None,
+    ) -> None:
         self._conn = conn
         self._pyformat = pyformat
         self._cache: dict[str, str] = {}
+        self._pipeline = pipeline
+        self._held: list[_Held] = []
+        self._light_only = light_only
+        self._budget = budget
 
     # -- plumbing --------------------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -55,10 +94,27 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         return out
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self._light_only:
+            raise ReadAgain()
+        return self._exec_light(sql, params)
+
+    def _exec_light(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """A statement cheap enough for a read run on the event loop: a lookup by primary key."""
+        if self._budget is not None:
+            if not self._budget:
+                raise ReadAgain()
+            self._budget -= 1
+        if self._held:
+            return self._send(self._sql(sql), params)
         return self._conn.execute(self._sql(sql), params)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
+            return
+        if self._light_only or self._budget is not None:
+            raise ReadAgain()
+        if self._pipeline:
+            self._held.append(_Held(self._sql(sql), rows, many=True))
             return
         cur = self._conn.cursor()
         try:
@@ -66,8 +122,58 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         finally:
             cur.close()
 
+    def control(self, sql: str) -> None:
+        """A transaction-control statement without parameters (``SAVEPOINT`` ...); held back in a pipeline."""
+        if self._pipeline:
+            self._held.append(_Held(sql, None))
+        else:
+            self._conn.execute(sql)
+
+    def _later(self, sql: str, params: Sequence[Any]) -> Callable[[], Any]:
+        """A statement whose rows are read later: in a pipeline it goes with the next statement sent."""
+        if not self._pipeline:
+            sent = self._exec(sql, params)
+            return lambda: sent
+        held = _Held(self._sql(sql), params, data=True)
+        self._held.append(held)
+
+        def cursor() -> Any:
+            if held.cursor is None:
+                self.sync()
+            return held.cursor
+
+        return cursor
+
+    def sync(self) -> None:
+        """Run every statement held back, now; raise the first error among them."""
+        if self._held:
+            self._send(None, ())
+
+    def drop_unsent(self) -> None:
+        """Forget the data statements held back (a request failed: nothing of it may reach the database)."""
+        self._held = [held for held in self._held if not held.data]
+
+    def finish(self, sql: str) -> None:
+        """Run the statements held back, then ``sql`` (``COMMIT`` or ``ROLLBACK``), in one round trip; an error
+        in one of them skips ``sql``, so a transaction is never committed past a failed statement."""
+        if self._held:
+            self._send(sql, ())
+        else:
+            self._conn.execute(sql)
+
+    def _send(self, sql: str | None, params: Sequence[Any]) -> Any:
+        held, self._held = self._held, []
+        conn = self._conn
+        with conn.pipeline():
+            for statement in held:
+                if statement.many:
+                    conn.cursor().executemany(statement.sql, statement.params)
+                else:
+                    statement.cursor = conn.execute(statement.sql, statement.params)
+            return conn.execute(sql, params) if sql is not None else None
+
     def ping(self) -> None:
-        self._exec("SELECT 1").fetchone()
+        self._exec_light("SELECT 1").fetchone()
 
     # -- apps ------------------------------------------------------------------------------------------
     _APP_COLS = (
@@ -82,7 +188,7 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         )
 
     def get_app(self, app_id: str) -> AppRecord | None:
-        row = self._exec(f"SELECT {self._APP_COLS} FROM apps WHERE app_id = ?", (app_id,)).fetchone()
+        row = self._exec_light(f"SELECT {self._APP_COLS} FROM apps WHERE app_id = ?", (app_id,)).fetchone()
         return AppRecord(*row) if row else None
 
     def list_apps(self) -> list[AppRecord]:
@@ -97,7 +203,7 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         suffix = " ORDER BY user_id FOR UPDATE" if lock and self._pyformat else ""
         for chunk in _chunks(sorted(set(user_ids))):
             marks = ",".join("?" * len(chunk))
-            rows = self._exec(
+            rows = self._exec_light(
                 f"SELECT user_id, doc FROM profiles WHERE app_id = ? AND user_id IN ({marks}){suffix}",
                 (app_id, *chunk),
             ).fetchall()
@@ -119,7 +225,7 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         out: dict[str, str] = {}
         for chunk in _chunks(list(dict.fromkeys(device_ids))):
             marks = ",".join("?" * len(chunk))
-            rows = self._exec(
+            rows = self._exec_light(
                 f"SELECT device_id, user_id FROM devices WHERE app_id = ? AND device_id IN ({marks})",
                 (app_id, *chunk),
             ).fetchall()
@@ -234,6 +340,11 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         )
 
     # -- replay keys -----------------------------------------------------------------------------------
+    def claim_keys_soon(self, app_id: str, keys: Sequence[bytes], now: float) -> Callable[[], set[bytes]]:
+        """``claim_keys``, answered when called: PostgreSQL's writer sends it with the profile read."""
+        seen = self.claim_keys(app_id, keys, now)
+        return lambda: seen
+
     def claim_keys(self, app_id: str, keys: Sequence[bytes], now: float) -> set[bytes]:
         fresh: set[bytes] = set()
         for chunk in _chunks(list(dict.fromkeys(keys))):

@@ -1,4 +1,5 @@
-"""The embedded store: one SQLite file in WAL mode, one writer thread, read connections per reader thread."""
+"""The embedded store: one SQLite file in WAL mode, one writer thread, read connections per reader thread (and one
+on each thread that calls ``read``, for the key lookups it runs itself)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from openplum.store.migrate import apply_migrations
-from openplum.store.sql import SqlTx
+from openplum.store.reads import ReadGate
+from openplum.store.sql import ReadAgain, SqlTx
 from openplum.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
-
-
-def _begin(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
 
 
 class SqliteStore:
@@ -28,8 +26,9 @@ class SqliteStore:
                  readers: int = 4) -> None:
         self.path = path
         self._synchronous = synchronous
+        self._gate = ReadGate(writer_queue_limit)
         self._writer = GroupCommitWriter(
-            connect=self._connect, begin=_begin, make_tx=self._tx, queue_limit=writer_queue_limit,
+            connect=self._connect, begin="BEGIN IMMEDIATE", make_tx=self._tx, queue_limit=writer_queue_limit,
             name="openplum-sqlite-writer",
         )
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="openplum-sqlite-reader")
@@ -64,16 +63,25 @@ class SqliteStore:
         return await self._writer.submit(fn)
 
     async def read(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn`` in a read transaction. A read that needs only lookups by key (a profile, a device, an app:
+        ``getVars``, ``exportUser``, auth) runs right here on the caller's thread, a few microseconds of SQLite
+        without the hop to a reader thread and back, which costs more than the read. Any other statement stops
+        that attempt (``ReadAgain``) and the read runs again on a reader thread."""
+        try:
+            return self._read(fn, light_only=True)
+        except ReadAgain:
+            pass
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self._read, fn)
+        with self._gate.admit():
+            return await loop.run_in_executor(self._readers, self._read, fn)
 
-    def _read(self, fn: Callable[[Any], T]) -> T:
+    def _read(self, fn: Callable[[Any], T], light_only: bool = False) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
         conn.execute("BEGIN")
         try:
-            return fn(self._tx(conn))
+            return fn(SqlTx(conn, pyformat=False, light_only=light_only))
         finally:
             conn.execute("ROLLBACK")
 

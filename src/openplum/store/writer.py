@@ -3,7 +3,12 @@
 Requests queue write functions; the writer takes everything waiting, runs each inside its own savepoint of one
 transaction, commits once, then wakes every waiting request. A function that raises rolls back only its own
 savepoint. A failed commit fails every function of that group with a retryable error, so no request is
-acknowledged unless its writes are durable.
+acknowledged unless its writes are durable. A group of one needs no savepoint: a failure rolls the whole
+transaction back.
+
+The writer drives the transaction through its ``Tx`` (``SqlTx``): ``control`` for transaction statements, ``sync``
+at the end of each request, ``finish`` to commit. On PostgreSQL those are held back and sent with the next
+statement (a pipeline), so savepoints cost no round trip of their own.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ class GroupCommitWriter(Generic[C]):
         self,
         *,
         connect: Callable[[], C],
-        begin: Callable[[C], None],
+        begin: str,
         make_tx: Callable[[C], Any],
         queue_limit: int,
         name: str,
@@ -101,11 +106,14 @@ class GroupCommitWriter(Generic[C]):
     def _commit_group(self, group: list[_Job]) -> None:
         try:
             conn = self._connection()
-            self._begin(conn)
             tx = self._make_tx(conn)
-            for job in group:
-                self._run_job(conn, tx, job)
-            conn.execute("COMMIT")  # type: ignore[attr-defined]
+            tx.control(self._begin)
+            if len(group) == 1:
+                tx.finish("COMMIT" if self._run_alone(tx, group[0]) else "ROLLBACK")
+            else:
+                for job in group:
+                    self._run_job(tx, job)
+                tx.finish("COMMIT")
         except Exception:
             log.exception("write transaction failed; %d request(s) answered as retryable", len(group))
             self._discard_connection()
@@ -115,15 +123,29 @@ class GroupCommitWriter(Generic[C]):
             job.loop.call_soon_threadsafe(_resolve, job)
 
     @staticmethod
-    def _run_job(conn: Any, tx: Any, job: _Job) -> None:
-        conn.execute("SAVEPOINT job")
+    def _run_alone(tx: Any, job: _Job) -> bool:
+        """Run the group's only job; True when its transaction should be committed."""
         try:
             job.outcome = job.fn(tx)
+            tx.sync()
             job.ok = True
         except Exception as exc:
-            conn.execute("ROLLBACK TO SAVEPOINT job")
+            tx.drop_unsent()
             job.outcome = exc
-        conn.execute("RELEASE SAVEPOINT job")
+        return job.ok
+
+    @staticmethod
+    def _run_job(tx: Any, job: _Job) -> None:
+        tx.control("SAVEPOINT job")
+        try:
+            job.outcome = job.fn(tx)
+            tx.sync()
+            job.ok = True
+        except Exception as exc:
+            tx.drop_unsent()
+            tx.control("ROLLBACK TO SAVEPOINT job")
+            job.outcome = exc
+        tx.control("RELEASE SAVEPOINT job")
 
     def _connection(self) -> C:
         if self._conn is None:

@@ -37,11 +37,15 @@ class JobContext:
     store: Store
     settings: Settings
     progress: float = 0.0
+    listener: Callable[[float], None] | None = None
+    """Told every progress report, from the handler's thread (the CLI's progress bar)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def report(self, fraction: float) -> None:
         with self._lock:
             self.progress = max(0.0, min(1.0, fraction))
+        if self.listener is not None:
+            self.listener(self.progress)
 
 
 class JobHandler(Protocol):
@@ -81,11 +85,12 @@ class JobRunner:
             row = await store.write(claim)
             if row is None:
                 return done
-            await self._run(store, view(row))
+            await self.run_job(store, view(row))
             done += 1
 
-    async def _run(self, store: Store, job: Job) -> None:
-        ctx = JobContext(job, store, self.settings)
+    async def run_job(self, store: Store, job: Job, listener: Callable[[float], None] | None = None) -> None:
+        """Run a job this process has claimed, renewing its lease, and record how it ended."""
+        ctx = JobContext(job, store, self.settings, listener=listener)
         task = asyncio.ensure_future(asyncio.to_thread(self._execute, ctx))
         while not task.done():
             await asyncio.wait({task}, timeout=LEASE / 3)

@@ -1,0 +1,108 @@
+"""A server built to be overloaded, and ways to make it so: one per backend with a writer queue of ``QUEUE_LIMIT``,
+a ``BODY_LIMIT`` body limit and no background workers; ``Slowed`` makes its store slow; ``Held`` counts the
+requests it is working on. Test modules import the fixtures they use."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from openplum.store.base import Tx
+from tests.conftest import ApiClient, Server, ShiftedClock, create_test_app, make_settings, start_server
+from tests.reliability.load import AppKeys
+
+QUEUE_LIMIT = 4
+BODY_LIMIT = 256 * 1024
+BUSY = {"response": [{"success": False, "error": {"message": "Server is busy; retry later."}}]}
+
+
+@pytest.fixture(scope="module")
+def busy_server(server: Server, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """Same backend as ``server``; a tiny writer queue, a small body limit, no background workers."""
+    pg_url = request.getfixturevalue("pg_schema_url") if server.backend == "postgres" else None
+    clock = ShiftedClock()
+    with tempfile.TemporaryDirectory(prefix="openplum-test-busy-") as tmp:
+        settings = make_settings(server.backend, clock, Path(tmp), pg_url, writer_queue_limit=QUEUE_LIMIT,
+                                 max_body_bytes=BODY_LIMIT, run_workers=False)
+        srv = start_server(settings, clock, server.backend)
+        yield srv
+        srv.stop()
+
+
+@pytest.fixture
+def busy_api(busy_server: Server) -> Iterator[ApiClient]:
+    with httpx.Client(base_url=busy_server.url, timeout=30) as http:
+        yield ApiClient(busy_server, create_test_app(busy_server), http)
+
+
+def keys(api: ApiClient) -> AppKeys:
+    return AppKeys(api.app.app_id, api.app.production, api.app.data_export)
+
+
+class Slowed:
+    """Every ``store.write`` (or ``store.read``) of the running server spends ``seconds`` in the store's own
+    threads, as on a slow disk or a busy database; ``calls`` counts them. Work a store does on the event loop
+    itself (SQLite's key lookups) is left alone: sleeping there would stop the whole server, not fill a queue."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, server: Server, method: str, seconds: float) -> None:
+        self.calls = 0
+        store = server.app.store
+        original: Callable[[Callable[[Tx], Any]], Awaitable[Any]] = getattr(store, method)
+
+        async def slow(fn: Callable[[Tx], Any]) -> Any:
+            def slowly(tx: Tx) -> Any:
+                if not _on_event_loop():
+                    self.calls += 1
+                    time.sleep(seconds)
+                return fn(tx)
+
+            return await original(slowly)
+
+        monkeypatch.setattr(store, method, slow)
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def slowed(monkeypatch: pytest.MonkeyPatch, server: Server, method: str, seconds: float) -> Slowed:
+    return Slowed(monkeypatch, server, method, seconds)
+
+
+class Held:
+    """How many requests the server is working on at once (``Api.handle`` calls under way), at most."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, server: Server) -> None:
+        self.now = 0
+        self.peak = 0
+        api = server.app.api
+        handle = api.handle
+
+        async def counted(request: Any) -> Any:
+            self.now += 1  # one event loop: no lock needed
+            self.peak = max(self.peak, self.now)
+            try:
+                return await handle(request)
+            finally:
+                self.now -= 1
+
+        monkeypatch.setattr(api, "handle", counted)
+
+    def settle(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.now and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.now == 0, f"{self.now} request(s) still held {timeout} s after the flood"
+
+
