@@ -7,11 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ApiClient
-from tests.fuzz import known
 from tests.fuzz import strategies as fz
 from tests.fuzz.checks import EXAMPLES, FUZZ, envelope
 from tests.fuzz.state import changes, fingerprint
@@ -43,11 +42,6 @@ TEXTUAL = ("query", "form", "multipart")
 """Carriers where every value is text: a nested value travels as its JSON string."""
 
 
-def sendable(params: dict[str, Any], carrier: str) -> None:
-    """Skip (``assume``) what would run into a known bug (``known.py``) when sent this way."""
-    assume(known.hit(params, textual=carrier in TEXTUAL) is None)
-
-
 def exchange(api: ApiClient, request: httpx.Request, action: object, items: int | None = None) -> list[dict[str, Any]]:
     """Send; check the envelope; check that a rejected request, or a batch whose every item failed, stored nothing."""
     before = fingerprint(api)
@@ -65,7 +59,6 @@ def exchange(api: ApiClient, request: httpx.Request, action: object, items: int 
 def test_every_action_with_random_parameters(fuzz_api: ApiClient, data: st.DataObject) -> None:
     params = data.draw(fz.action_call(fuzz_api, fz.every_action))
     carrier = data.draw(carriers)
-    sendable(params, carrier)
     request = carried(fuzz_api, params, carrier)
     exchange(fuzz_api, request, params["action"])
 
@@ -77,7 +70,6 @@ def test_each_action_with_random_parameters(fuzz_api: ApiClient, action: str, da
     """Each action that runs gets examples of its own (with mostly its own key), so every handler is reached."""
     params = data.draw(fz.action_call(fuzz_api, [action]))
     carrier = data.draw(st.sampled_from(["json", "text", "form"]))
-    sendable(params, carrier)
     request = carried(fuzz_api, params, carrier)
     exchange(fuzz_api, request, action)
 
@@ -92,7 +84,6 @@ def test_multi_batches_of_random_items(fuzz_api: ApiClient, data: st.DataObject)
         "time": fz.value_for("time"), "devMode": fz.value_for("devMode"), "uuid": fz.value_for("uuid"),
         "userId": fz.value_for("userId"),
     })))
-    assume(known.hit([top, items]) is None)
     shape = data.draw(st.sampled_from(["js", "android", "list", "json"]))
     if shape in ("js", "list") and len(fz.query_of(top)) >= MAX_URL:
         shape = "json"

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 import msgspec.inspect as mi
 
+from openplum import client_json
 from openplum.errors import ApiError
 from openplum.services.timing import EARLIEST, LATEST
 
@@ -119,7 +120,7 @@ def _decode_fast(raw: dict[str, Any], typ: type[S], fast: _FastPlan) -> S | None
                 clean = dict(raw)
             stripped = value.strip()
             try:
-                value = msgspec.json.decode(stripped) if stripped else None
+                value = client_json.decode(stripped) if stripped else None
             except msgspec.DecodeError:
                 return None
             if value is None:
@@ -185,7 +186,7 @@ def _json_param(name: str, text: str) -> Any:
     if stripped == "":
         return None
     try:
-        return msgspec.json.decode(stripped)
+        return client_json.decode(stripped)
     except msgspec.DecodeError:
         raise ApiError(f"Invalid value for parameter '{name}': expected JSON, got {text[:60]!r}") from None
 

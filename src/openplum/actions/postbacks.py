@@ -7,10 +7,11 @@ The URL is checked when the postback is added (it must be http(s) and reach only
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
+from openplum import client_json
 from openplum.actions.context import ActionContext, Reply
 from openplum.actions.params import Common
 from openplum.errors import ApiError
@@ -25,7 +26,8 @@ class AddPostbackParams(Common):
 
 
 class DeletePostbackParams(Common):
-    postback_id: int
+    postback_id: Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+    """Bounded to what a 64-bit column holds, so a larger number is a client error, not a store error."""
 
 
 def _channel_list(raw: list[str] | str | None) -> list[str] | None:
@@ -34,7 +36,7 @@ def _channel_list(raw: list[str] | str | None) -> list[str] | None:
     text = raw.strip()
     if text.startswith("["):
         try:
-            return [str(c) for c in msgspec.json.decode(text, type=list[str | int])]
+            return [str(c) for c in msgspec.convert(client_json.decode(text), list[str | int])]
         except msgspec.DecodeError:
             raise ApiError(f"Invalid value for parameter 'channels': expected JSON, got {raw[:60]!r}") from None
         except msgspec.ValidationError:

@@ -30,7 +30,8 @@ _TRUE = {True, "true", "True", "TRUE", "1"}
 
 
 def truthy(value: object) -> bool:
-    return value in _TRUE
+    """A flag as SDKs send it (``true``, ``"true"``, ``"1"``...); anything else, an object included, is false."""
+    return isinstance(value, bool | str | int) and value in _TRUE
 
 
 def permission_error(required: KeyClass, given: KeyClass, dev_mode: bool, action: str) -> str | None:

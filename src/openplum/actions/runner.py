@@ -85,6 +85,8 @@ def _run_batch(
     unit.prefetch(str(u) for it in items if it.answer is None for u in (_user_of(it.params),) if u)
     replayed_items = replays()
     answers: list[Answer] = []
+    failed_keys: set[bytes] = set()
+    kept_keys: set[bytes] = set()
     for index, item in enumerate(items):
         if item.answer is not None or item.spec is None or item.key_class is None:
             answers.append((item.answer or error_item("Internal error: item was not prepared."), item.status or 400))
@@ -101,7 +103,11 @@ def _run_batch(
         if answer[1] == REDIRECT and len(items) > 1:  # a redirect cannot share a response (API.md §1.9)
             answer = error_item(f"'{item.spec.name}' answers with a redirect, so it must be alone in its request."), 400
         answers.append(answer)
+        if item.replay_key is not None and not replayed and item.spec.writes:
+            (kept_keys if answer[0].get("success") else failed_keys).add(item.replay_key)
     unit.flush()
+    if writable and failed_keys - kept_keys:  # a refused item was not applied: the same item sent again must run again
+        tx.release_keys(app.app_id, sorted(failed_keys - kept_keys))
     if writable:
         for followup in later:
             followup(tx)

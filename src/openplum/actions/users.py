@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from openplum import client_json
 from openplum.actions.common import client_info, device_key, subject, timeouts, when, wire_values
 from openplum.actions.context import ActionContext, Reply
 from openplum.actions.device_params import DeviceParams
@@ -64,7 +65,7 @@ def _listish(value: Any) -> Any:
     """``...ToAdd``/``...ToRemove`` lists may arrive as a JSON string of a list, or a single value."""
     if isinstance(value, str) and value.lstrip().startswith("["):
         try:
-            return msgspec.json.decode(value)
+            return client_json.decode(value)
         except msgspec.DecodeError:
             raise ApiError(f"Invalid list value: {value[:60]!r}") from None
     return value

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from openplum import client_json
 from openplum.actions.context import Runtime
 from openplum.actions.import_staging import stage
 from openplum.actions.prepare import number_repeats, prepare, truthy
@@ -25,7 +26,7 @@ from openplum.errors import RequestRejected
 from openplum.http.auth import AppDirectory, authenticate
 from openplum.http.envelope import error_envelope
 from openplum.http.text import NUL_MESSAGE, holds_nul
-from openplum.http.transport import RequestParams, decode_json
+from openplum.http.transport import RequestParams
 from openplum.services.apps import KeyClass
 from openplum.services.timing import EARLIEST, LATEST
 from openplum.store.base import AppRecord, Store, Tx
@@ -116,7 +117,7 @@ class Api:
         for _ in range(3):  # a JSON string of {"data": [...]} (Android) unwraps in two steps
             if isinstance(data, str | bytes):
                 try:
-                    data = decode_json(data)
+                    data = client_json.decode(data)
                 except msgspec.DecodeError:
                     raise RequestRejected(400, "Invalid value for parameter 'data': not JSON.") from None
             elif isinstance(data, dict) and "data" in data:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from openplum import client_json
 from openplum.errors import RequestRejected
 from openplum.http.text import may_hold_nul
 
@@ -75,18 +76,9 @@ def parse_request(query: bytes, content_type: str, body: bytes, max_params: int)
     return out
 
 
-def decode_json(text: str | bytes) -> Any:
-    """JSON from a client; raises ``msgspec.DecodeError`` for anything that is not, nesting too deep included
-    (msgspec signals that with a ``RecursionError``, which would otherwise escape as a server error)."""
-    try:
-        return msgspec.json.decode(text)
-    except RecursionError:
-        raise msgspec.DecodeError("JSON is nested too deeply") from None
-
-
 def _parse_json_body(body: bytes, max_params: int) -> dict[str, Any]:
     try:
-        value = decode_json(body)
+        value = client_json.decode(body)
     except msgspec.DecodeError as exc:
         raise RequestRejected(400, f"Malformed JSON body: {exc}") from None
     if isinstance(value, list):  # a bare list of actions is a multi batch

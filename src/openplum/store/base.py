@@ -205,6 +205,10 @@ class Tx(FilesTx, JobsTx, PostbacksTx, ReportTx, ExportTx, ImportTx, AppSettings
         """Record ``keys``; return those that were already recorded (replays)."""
         ...
 
+    def release_keys(self, app_id: str, keys: Sequence[bytes]) -> None:
+        """Forget ``keys`` claimed in this transaction by items that were refused, so a resend runs again."""
+        ...
+
     def forget_keys(self, seen_before: float) -> int: ...
 
     # health

@@ -360,6 +360,9 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
             fresh.update(bytes(r[0]) for r in rows)
         return {k for k in keys if k not in fresh}
 
+    def release_keys(self, app_id: str, keys: Sequence[bytes]) -> None:
+        self._many("DELETE FROM ingest_keys WHERE app_id = ? AND key = ?", [(app_id, k) for k in keys])
+
     def forget_keys(self, seen_before: float) -> int:
         cur = self._exec("DELETE FROM ingest_keys WHERE seen < ?", (seen_before,))
         return int(cur.rowcount or 0)
