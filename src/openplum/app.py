@@ -103,9 +103,9 @@ class OpenplumApp:
         """Status, body and content headers: JSON, or an empty body with a Location (``downloadFile``)."""
         try:
             content_type = headers.get(b"content-type", b"").decode("latin-1")
-            limit = self._body_limit(scope["query_string"], content_type)
-            body = await _read_body(receive, headers, limit)
-            request = parse_request(scope["query_string"], content_type, body, self.settings.max_params)
+            query = parse_query(scope["query_string"], self.settings.max_params)
+            body = await _read_body(receive, headers, self._body_limit(query, content_type))
+            request = parse_request(scope["query_string"], content_type, body, self.settings.max_params, query)
             request.base_url = public_base(self.settings, scope, headers)  # export file URLs are absolute
             status, envelope = await self.api.handle(request)
             location = location_of(status, envelope)
@@ -118,11 +118,9 @@ class OpenplumApp:
             status, envelope = 500, error_envelope("Internal server error.")
         return status, encode(envelope), [_JSON]
 
-    def _body_limit(self, query: bytes, content_type: str) -> int:
+    def _body_limit(self, query: dict[str, Any], content_type: str) -> int:
         uploading = content_type.lower().startswith(("multipart/", "text/csv", "application/csv"))  # CSV imports too
-        if uploading or b"action=uploadFile" in query:
-            return self.settings.max_upload_bytes
-        if parse_query(query, self.settings.max_params).get("action") == "uploadFile":
+        if uploading or query.get("action") == "uploadFile":
             return self.settings.max_upload_bytes
         return self.settings.max_body_bytes
 

@@ -39,8 +39,23 @@ class RequestParams:
 
 
 def parse_query(query: bytes, limit: int) -> dict[str, Any]:
+    """The parameters of a query string or form body, as ``urllib.parse.parse_qsl`` reads them (blank values
+    kept, the last of a repeated name wins). Text with nothing escaped, what SDKs send most, is split directly."""
     if not query:
         return {}
+    if b"%" not in query and b"+" not in query:
+        try:
+            text = query.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestRejected(400, "Parameters are not valid UTF-8.") from None
+        if text.count("&") >= limit:
+            raise RequestRejected(400, f"Too many parameters (more than {limit}).")
+        out: dict[str, Any] = {}
+        for part in text.split("&"):
+            if part:
+                name, _, value = part.partition("=")
+                out[name] = value
+        return out
     try:
         pairs = parse_qsl(query.decode("utf-8"), keep_blank_values=True, max_num_fields=limit, errors="strict")
     except UnicodeDecodeError:  # a ValueError too: it must be caught first
@@ -50,8 +65,11 @@ def parse_query(query: bytes, limit: int) -> dict[str, Any]:
     return dict(pairs)
 
 
-def parse_request(query: bytes, content_type: str, body: bytes, max_params: int) -> RequestParams:
-    out = RequestParams(params=parse_query(query, max_params), nul_possible=may_hold_nul(query, body))
+def parse_request(query: bytes, content_type: str, body: bytes, max_params: int,
+                  query_params: dict[str, Any] | None = None) -> RequestParams:
+    """The request's parameters; ``query_params`` is ``query`` already parsed, when the caller has it."""
+    params = parse_query(query, max_params) if query_params is None else query_params
+    out = RequestParams(params=params, nul_possible=may_hold_nul(query, body))
     if not body.strip():
         return out
     mime, options = parse_options_header(content_type)

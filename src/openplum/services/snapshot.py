@@ -20,6 +20,9 @@ from openplum.services.experiments import AbTest, Variant
 from openplum.services.profile import Profile
 from openplum.store.base import Tx
 
+COMBINATIONS = 4096
+"""How many combinations of variants a snapshot keeps the ``vars`` of: a few MiB at most, whatever the users."""
+
 
 @dataclass(frozen=True)
 class Assignment:
@@ -54,6 +57,10 @@ class Snapshot:
     _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     """What requests derive from the snapshot, computed once (it never changes): racing threads may both
     compute an entry, with the same result."""
+    _combinations: dict[Any, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    """``vars_for`` answers by combination of variants, oldest first (bounded by ``COMBINATIONS``)."""
+    _groups: dict[Any, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    """One top-level group's nested values by the variants that change it (bounded by ``COMBINATIONS``)."""
 
     def assignments(self, profile: Profile | None, device_id: str | None, now: float) -> list[Assignment]:
         if profile is None:
@@ -81,27 +88,63 @@ class Snapshot:
         """The nested ``vars`` for a user in ``assignments``: the same as unflattening defaults (optionally),
         team values and the variants' overrides, but only the top-level groups a variant touches are rebuilt.
 
-        Groups no variant touches are shared with the snapshot and other answers: read, never change them.
+        The answer is shared with every user in the same variants (and its groups no variant touches with the
+        snapshot): read it, never change it. Up to ``COMBINATIONS`` answers are kept per snapshot.
         """
+        key = (include_defaults, *[(a.test.id, id(a.variant)) for a in assignments])
+        tree: dict[str, Any] | None = self._combinations.get(key)
+        if tree is None:
+            tree = self._vars_for(assignments, include_defaults)
+            if len(self._combinations) >= COMBINATIONS:
+                self._combinations.pop(next(iter(self._combinations)), None)
+            self._combinations[key] = tree
+        return tree
+
+    def _vars_for(self, assignments: list[Assignment], include_defaults: bool) -> dict[str, Any]:
         base = self._base(include_defaults)
-        overrides: dict[str, Any] = {}
+        by_top: dict[str, list[dict[str, Any]]] = {}
+        keys: dict[str, list[tuple[int, int]]] = {}
         for assignment in assignments:
-            overrides.update(self._fitted(assignment.test, assignment.variant))
-        if not overrides:
-            return dict(base.tree)
-        touched: dict[str, dict[str, Any]] = {}
-        for name, value in overrides.items():
+            split = self._split(assignment.test, assignment.variant, include_defaults)
+            if split is None:  # a new top-level name moves the groups' order (sorted by first name): rebuild all
+                overrides: dict[str, Any] = {}
+                for each in assignments:
+                    overrides.update(self._fitted(each.test, each.variant))
+                return variables.unflatten({**base.flat, **overrides})
+            for top, values in split.items():
+                by_top.setdefault(top, []).append(values)
+                keys.setdefault(top, []).append((assignment.test.id, id(assignment.variant)))
+        tree = dict(base.tree)
+        for top, layers in by_top.items():
+            key = (include_defaults, top, *keys[top])
+            group_tree = self._groups.get(key)
+            if group_tree is None:
+                group = {name: base.flat[name] for name in base.groups[top]}
+                for values in layers:  # in the order of the assignments: a later test's value wins
+                    group.update(values)
+                group_tree = variables.unflatten(group)[top]
+                if len(self._groups) >= COMBINATIONS:
+                    self._groups.pop(next(iter(self._groups)), None)
+                self._groups[key] = group_tree
+            tree[top] = group_tree
+        return tree
+
+    def _split(self, test: AbTest, variant: Variant, include_defaults: bool) -> dict[str, dict[str, Any]] | None:
+        """A variant's overrides by the top-level group they change; None when one adds a top-level name."""
+        key = ("split", include_defaults, test.id, id(variant))
+        if key in self._memo:
+            found: dict[str, dict[str, Any]] | None = self._memo[key]
+            return found
+        base = self._base(include_defaults)
+        split: dict[str, dict[str, Any]] = {}
+        for name, value in self._fitted(test, variant).items():
             top = name.split(".", 1)[0]
             if top not in base.groups or (top == name and name not in base.flat):
-                # A new top-level name moves the groups' order (sorted by their first name): rebuild it all.
-                return variables.unflatten({**base.flat, **overrides})
-            touched.setdefault(top, {})[name] = value
-        tree = dict(base.tree)
-        for top, values in touched.items():
-            group = {name: base.flat[name] for name in base.groups[top]}
-            group.update(values)
-            tree[top] = variables.unflatten(group)[top]
-        return tree
+                self._memo[key] = None
+                return None
+            split.setdefault(top, {})[name] = value
+        self._memo[key] = split
+        return split
 
     # -- derived once per snapshot -------------------------------------------------------------------------
     def _base(self, include_defaults: bool) -> _Base:
