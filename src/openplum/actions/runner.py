@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from openplum.actions.context import ActionContext, Reply, Runtime
 from openplum.actions.table import ActionSpec
@@ -22,8 +23,7 @@ from openplum.store.base import AppRecord, Tx
 log = logging.getLogger("openplum.actions")
 
 
-@dataclass
-class Prepared:
+class Prepared(msgspec.Struct):
     """One item after parsing and auth at the edge: either ready to run or already answered."""
 
     spec: ActionSpec | None
@@ -34,7 +34,7 @@ class Prepared:
     status: int = 0
     """HTTP status for a single (non-batch) request answered at the edge."""
     req_id: str | None = None
-    uploads: Mapping[str, bytes] = field(default_factory=dict)
+    uploads: Mapping[str, bytes] = msgspec.field(default_factory=dict)
     """File parts of a multipart request of this one action (``uploadFile``)."""
     base_url: str | None = None
     """This server's absolute base URL as a request of this one action reached it (export file URLs)."""

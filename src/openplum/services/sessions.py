@@ -8,7 +8,6 @@ not counted until the app comes to the foreground (``resumeSession``).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -19,8 +18,7 @@ from openplum.settings import Settings
 from openplum.store.base import SessionRow
 
 
-@dataclass(frozen=True)
-class Timeouts:
+class Timeouts(msgspec.Struct, frozen=True):
     session: float
     pause: float
 

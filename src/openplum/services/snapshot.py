@@ -24,8 +24,7 @@ COMBINATIONS = 4096
 """How many combinations of variants a snapshot keeps the ``vars`` of: a few MiB at most, whatever the users."""
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(msgspec.Struct, frozen=True):
     test: AbTest
     variant: Variant
 

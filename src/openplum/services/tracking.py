@@ -8,7 +8,6 @@ stays in the currency the client sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
@@ -23,8 +22,7 @@ Disposition = Literal["active", "passive", "requireActive"]
 NO_ACTIVE_SESSION = "No active session; event ignored (disposition requireActive)."
 
 
-@dataclass(frozen=True)
-class Tracked:
+class Tracked(msgspec.Struct, frozen=True):
     name: str
     value: float
     when: float

@@ -7,11 +7,12 @@ one profile write and one multi-row insert per table.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 from collections.abc import Iterable
 from typing import Any
+
+import msgspec
 
 from openplum.services import postbacks
 from openplum.services import profile as profiles
@@ -117,11 +118,11 @@ class Unit:
     def reassign(self, old: str, new: str) -> None:
         """Move history rows of ``old`` to ``new``, those stored and those buffered in this unit."""
         self.tx.reassign_user(self.app_id, old, new)
-        self.events = [dataclasses.replace(e, user_id=new) if e.user_id == old else e for e in self.events]
-        self.states = [dataclasses.replace(s, user_id=new) if s.user_id == old else s for s in self.states]
+        self.events = [msgspec.structs.replace(e, user_id=new) if e.user_id == old else e for e in self.events]
+        self.states = [msgspec.structs.replace(s, user_id=new) if s.user_id == old else s for s in self.states]
         for sid, row in list(self.sessions.items()):
             if row.user_id == old:
-                self.sessions[sid] = dataclasses.replace(row, user_id=new)
+                self.sessions[sid] = msgspec.structs.replace(row, user_id=new)
         for device, user in list(self._device_links.items()):
             if user == old:
                 self._device_links[device] = new
@@ -160,14 +161,14 @@ class Unit:
     def end_session(self, session_id: int, at: float, duration: float | None, reason: str) -> None:
         row = self.sessions.get(session_id)
         if row is not None:
-            self.sessions[session_id] = dataclasses.replace(row, ended=at, duration=duration, end_reason=reason)
+            self.sessions[session_id] = msgspec.structs.replace(row, ended=at, duration=duration, end_reason=reason)
         else:
             self.session_ends[session_id] = (at, duration, reason)
         self.session_expiry.pop(session_id, None)
 
     def expire_session_at(self, session_id: int, when: float) -> None:
         if session_id in self.sessions:
-            self.sessions[session_id] = dataclasses.replace(self.sessions[session_id], expires=when)
+            self.sessions[session_id] = msgspec.structs.replace(self.sessions[session_id], expires=when)
         elif session_id not in self.session_ends:
             self.session_expiry[session_id] = when
 

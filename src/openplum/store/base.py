@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+import msgspec
+
 from openplum.store.app_settings_sql import AppSettingsTx
 from openplum.store.export_sql import ExportTx
 from openplum.store.files import FilesTx
@@ -33,8 +35,9 @@ class AppRecord:
     created: float
 
 
-@dataclass(frozen=True)
-class EventRow:
+# The rows written per event are msgspec structs, not dataclasses: a frozen dataclass costs ~1.4 us to build,
+# a frozen struct ~0.1 us, and ingest builds one or two per event.
+class EventRow(msgspec.Struct, frozen=True):
     """One tracked event (or message impression) as stored; ``params`` is JSON bytes or None."""
 
     event_id: int
@@ -53,8 +56,7 @@ class EventRow:
     dev_mode: bool
 
 
-@dataclass(frozen=True)
-class StateRow:
+class StateRow(msgspec.Struct, frozen=True):
     state_id: int
     user_id: str
     device_id: str | None
@@ -65,8 +67,7 @@ class StateRow:
     params: bytes | None
 
 
-@dataclass(frozen=True)
-class SessionRow:
+class SessionRow(msgspec.Struct, frozen=True):
     session_id: int
     user_id: str
     device_id: str | None
