@@ -54,6 +54,8 @@ class Settings:
     multi_max_users: int = 50
     # Write path: how many write jobs may wait for the writer before new ones are shed with 503.
     writer_queue_limit: int = 2000
+    # PostgreSQL: write connections per process, each committing its own groups (SQLite always has one).
+    postgres_writers: int = 2
     sqlite_synchronous: str = "FULL"
     # Sessions (API.md §4): 2 h without activity, 30 min after a pause.
     session_timeout: float = 2 * 3600.0
@@ -120,6 +122,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         multi_max_items=_env_int(env, "OPENPLUM_MULTI_MAX_ITEMS", 10_000),
         multi_max_users=_env_int(env, "OPENPLUM_MULTI_MAX_USERS", 50),
         writer_queue_limit=_env_int(env, "OPENPLUM_WRITER_QUEUE_LIMIT", 2000),
+        postgres_writers=_env_int(env, "OPENPLUM_POSTGRES_WRITERS", 2),
         sqlite_synchronous=sync,
         session_timeout=_env_float(env, "OPENPLUM_SESSION_TIMEOUT", 2 * 3600.0),
         pause_timeout=_env_float(env, "OPENPLUM_PAUSE_TIMEOUT", 30 * 60.0),

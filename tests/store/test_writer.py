@@ -315,3 +315,69 @@ def test_writes_are_durable_across_a_restart(make_store: MakeStore) -> None:
     run(store, write)
     reopened = SqliteStore(store.path) if isinstance(store, SqliteStore) else PostgresStore(store.url)
     assert reopened.run(lambda tx: tx.get_app(record.app_id)) == record
+
+
+# -- lanes (PostgreSQL) ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_pg_store(make_store: MakeStore, request: pytest.FixtureRequest) -> MakeStore:
+    if request.node.callspec.params["make_store"] != "postgres":
+        pytest.skip("several write connections per process are PostgreSQL's (SQLite has one writer per file)")
+    return make_store
+
+
+def test_a_second_lane_commits_while_the_first_is_busy(make_pg_store: MakeStore) -> None:
+    quick = app("quick")
+
+    async def scenario(store: AnyStore) -> None:
+        gate = Gate()
+        held = await gate.hold(store)
+        try:  # the first lane is inside the gate's transaction: the other one serves this write
+            assert await asyncio.wait_for(store.write(insert(quick)), 10) == quick.app_id
+            assert await stored(store, quick.app_id)
+        finally:
+            gate.release.set()
+            await held
+
+    run(make_pg_store(writers=2), scenario)
+
+
+def _lock_both(record: AppRecord | None, first: str, second: str, app_id: str, entered: threading.Event,
+               barrier: threading.Barrier) -> Callable[[Tx], str]:
+    def write(tx: Tx) -> str:
+        if record is not None:
+            tx.insert_app(record)
+        tx.load_profiles(app_id, [first], lock=True)
+        entered.set()
+        barrier.wait(10)  # both lanes hold their first row: each now waits for the other's
+        tx.load_profiles(app_id, [second], lock=True)
+        return first
+
+    return write
+
+
+def test_a_deadlock_victim_is_answered_retryable_and_keeps_nothing(make_pg_store: MakeStore) -> None:
+    """Two lanes lock the same two profiles in opposite orders: the server breaks the deadlock by failing one
+    of them, whose request is answered 503 (the SDK sends it again) with none of its writes kept."""
+    owner, left, right = app("owner"), app("left"), app("right")
+    barrier = threading.Barrier(2)
+    entered = [threading.Event(), threading.Event()]
+
+    async def scenario(store: AnyStore) -> None:
+        await store.write(insert(owner))
+        await store.write(lambda tx: tx.save_profiles(owner.app_id, [("u1", b"{}", 1.0), ("u2", b"{}", 1.0)]))
+        one = asyncio.create_task(store.write(_lock_both(left, "u1", "u2", owner.app_id, entered[0], barrier)))
+        assert await asyncio.to_thread(entered[0].wait, 10)  # the first lane is busy: the second takes the next
+        two = asyncio.create_task(store.write(_lock_both(right, "u2", "u1", owner.app_id, entered[1], barrier)))
+        outcomes = await asyncio.wait_for(asyncio.gather(one, two, return_exceptions=True), 30)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        assert len(failed) == 1, outcomes
+        assert isinstance(failed[0], StoreUnavailable), outcomes
+        assert failed[0].status == 503
+        victim = left if outcomes[0] is failed[0] else right
+        survivor = right if victim is left else left
+        assert not await stored(store, victim.app_id)
+        assert await stored(store, survivor.app_id)
+
+    run(make_pg_store(writers=2), scenario)

@@ -14,7 +14,8 @@ from openplum.store.sqlite import SqliteStore
 def open_store(settings: Settings) -> SqliteStore | PostgresStore:
     """The store the settings select: PostgreSQL when a database URL is set, else the SQLite file."""
     if settings.database_url:
-        return PostgresStore(settings.database_url, writer_queue_limit=settings.writer_queue_limit)
+        return PostgresStore(settings.database_url, writer_queue_limit=settings.writer_queue_limit,
+                             writers=settings.postgres_writers)
     return SqliteStore(
         settings.sqlite_path,
         synchronous=settings.sqlite_synchronous,

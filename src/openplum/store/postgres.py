@@ -40,6 +40,10 @@ _CLAIM_PACKED = (
     "SELECT %s, substring(%s::bytea FROM g * %s + 1 FOR %s), %s FROM generate_series(0, %s - 1) AS g "
     "ON CONFLICT (app_id, key) DO NOTHING RETURNING key"
 )
+_LOCK_USERS = (
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(%s || chr(31) || u, 0) AS k "
+    "FROM unnest(%s::text[]) AS u) AS s ORDER BY k"
+)
 _json = msgspec.json.Encoder()
 
 
@@ -49,6 +53,15 @@ class PgTx(SqlTx):
     (encoded in C; one statement, held back in the writer's pipeline like ``executemany``, at a sixth of its
     CPU), and replay keys packed into one ``bytea`` parameter (psycopg parses a query with more than 50
     parameters anew on every call)."""
+
+    def load_profiles(self, app_id: str, user_ids: Sequence[str], *, lock: bool = False) -> dict[str, bytes]:
+        """With ``lock``, the users are locked whether or not their profile exists yet: ``FOR UPDATE`` alone
+        locks only rows that exist, so two transactions could both create a new user's profile and the later
+        upsert would drop the other's events. A transaction-scoped advisory lock per user, taken in one order
+        everywhere, makes them take turns; it goes in the same round trip as the profile read."""
+        if lock and user_ids:
+            self._later(_LOCK_USERS, (app_id, sorted(set(user_ids))))
+        return super().load_profiles(app_id, user_ids, lock=lock)
 
     def insert_events(self, app_id: str, rows: Sequence[EventRow]) -> None:
         if not rows:
@@ -81,6 +94,11 @@ class PgTx(SqlTx):
         return seen
 
 
+def _transient(exc: BaseException) -> bool:
+    """A refusal the same writes would not meet again: a deadlock victim, a serialization failure."""
+    return isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure)
+
+
 def split_schema(url: str) -> tuple[str, str | None]:
     """Return the libpq URL without our ``schema`` parameter, and that schema."""
     parts = urlsplit(url)
@@ -92,7 +110,7 @@ def split_schema(url: str) -> tuple[str, str | None]:
 class PostgresStore:
     backend = "postgres"
 
-    def __init__(self, url: str, *, writer_queue_limit: int = 2000, readers: int = 4) -> None:
+    def __init__(self, url: str, *, writer_queue_limit: int = 2000, readers: int = 4, writers: int = 1) -> None:
         self.url = url
         self._gate = ReadGate(writer_queue_limit)
         self._conninfo, self._schema = split_schema(url)
@@ -101,7 +119,7 @@ class PostgresStore:
             self._kwargs["options"] = f"-csearch_path={self._schema}"
         self._writer = GroupCommitWriter(
             connect=self._connect, begin="BEGIN", make_tx=self._writer_tx, queue_limit=writer_queue_limit,
-            name="openplum-postgres-writer",
+            name="openplum-postgres-writer", lanes=writers, retryable=_transient,
         )
         self._nreaders = readers
         self._pool: ConnectionPool[Any] | None = None

@@ -1,4 +1,4 @@
-"""The group-commit writer: one thread, one write connection, many requests per transaction.
+"""The group-commit writer: a writer thread, its write connection, many requests per transaction.
 
 Requests queue write functions; the writer takes everything waiting, runs each inside its own savepoint of one
 transaction, commits once, then wakes every waiting request. A function that raises rolls back only its own
@@ -9,6 +9,12 @@ transaction back.
 The writer drives the transaction through its ``Tx`` (``SqlTx``): ``control`` for transaction statements, ``sync``
 at the end of each request, ``finish`` to commit. On PostgreSQL those are held back and sent with the next
 statement (a pipeline), so savepoints cost no round trip of their own.
+
+A writer may have several lanes: threads that each take the next group from the same queue and commit it on
+their own connection. SQLite has one (one writer per file); on PostgreSQL a lane spends most of its time
+waiting for the server, so several lanes overlap those waits, as several processes would. Their transactions
+may then lock the same rows. A request whose writes the server picks as a deadlock victim is answered as
+retryable (503), and its savepoint is rolled back, so nothing of it stays.
 """
 
 from __future__ import annotations
@@ -41,13 +47,23 @@ class _Job:
         self.outcome: Any = None
 
 
-def _resolve(job: _Job) -> None:
-    if job.future.done():
-        return
-    if job.ok:
-        job.future.set_result(job.outcome)
-    else:
-        job.future.set_exception(job.outcome)
+def _resolve_all(jobs: list[_Job]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue
+        if job.ok:
+            job.future.set_result(job.outcome)
+        else:
+            job.future.set_exception(job.outcome)
+
+
+class _Lane(Generic[C]):
+    """One writer thread and its connection."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.conn: C | None = None
+        self.thread: threading.Thread | None = None
 
 
 class GroupCommitWriter(Generic[C]):
@@ -59,21 +75,28 @@ class GroupCommitWriter(Generic[C]):
         make_tx: Callable[[C], Any],
         queue_limit: int,
         name: str,
+        lanes: int = 1,
+        retryable: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         self._connect = connect
         self._begin = begin
         self._make_tx = make_tx
         self._limit = queue_limit
+        self._retryable = retryable
         self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._conn: C | None = None
+        self._lanes: list[_Lane[C]] = [_Lane(name if i == 0 else f"{name}-{i}") for i in range(max(1, lanes))]
 
     def start(self) -> None:
-        self._thread.start()
+        for lane in self._lanes:
+            lane.thread = threading.Thread(target=self._run, args=(lane,), name=lane.name, daemon=True)
+            lane.thread.start()
 
     def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=30)
+        for _ in self._lanes:
+            self._queue.put(None)
+        for lane in self._lanes:
+            if lane.thread is not None:
+                lane.thread.join(timeout=30)
 
     async def submit(self, fn: Callable[[Any], T]) -> T:
         if self._queue.qsize() >= self._limit:
@@ -83,8 +106,8 @@ class GroupCommitWriter(Generic[C]):
         self._queue.put(_Job(fn, future, loop))
         return await future
 
-    # -- the writer thread ---------------------------------------------------------------------------
-    def _run(self) -> None:
+    # -- the writer threads --------------------------------------------------------------------------
+    def _run(self, lane: _Lane[C]) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -100,30 +123,34 @@ class GroupCommitWriter(Generic[C]):
                     stopping = True
                     break
                 group.append(nxt)
-            self._commit_group(group)
-        self._close()
+            self._commit_group(lane, group)
+        self._close(lane)
 
-    def _commit_group(self, group: list[_Job]) -> None:
+    def _commit_group(self, lane: _Lane[C], group: list[_Job]) -> None:
         try:
-            conn = self._connection()
-            tx = self._make_tx(conn)
-            tx.control(self._begin)
-            if len(group) == 1:
-                tx.finish("COMMIT" if self._run_alone(tx, group[0]) else "ROLLBACK")
-            else:
-                for job in group:
-                    self._run_job(tx, job)
-                tx.finish("COMMIT")
+            self._transact(lane, group)
         except Exception:
             log.exception("write transaction failed; %d request(s) answered as retryable", len(group))
-            self._discard_connection()
+            self._discard_connection(lane)
             for job in group:
                 job.ok, job.outcome = False, StoreUnavailable()
+        loops: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in group:
-            job.loop.call_soon_threadsafe(_resolve, job)
+            loops.setdefault(job.loop, []).append(job)
+        for loop, jobs in loops.items():  # one wake-up per event loop, not one per request
+            loop.call_soon_threadsafe(_resolve_all, jobs)
 
-    @staticmethod
-    def _run_alone(tx: Any, job: _Job) -> bool:
+    def _transact(self, lane: _Lane[C], group: list[_Job]) -> None:
+        tx = self._make_tx(self._connection(lane))
+        tx.control(self._begin)
+        if len(group) == 1:
+            tx.finish("COMMIT" if self._run_alone(tx, group[0]) else "ROLLBACK")
+        else:
+            for job in group:
+                self._run_job(tx, job)
+            tx.finish("COMMIT")
+
+    def _run_alone(self, tx: Any, job: _Job) -> bool:
         """Run the group's only job; True when its transaction should be committed."""
         try:
             job.outcome = job.fn(tx)
@@ -131,11 +158,10 @@ class GroupCommitWriter(Generic[C]):
             job.ok = True
         except Exception as exc:
             tx.drop_unsent()
-            job.outcome = exc
+            job.outcome = self._failure(exc)
         return job.ok
 
-    @staticmethod
-    def _run_job(tx: Any, job: _Job) -> None:
+    def _run_job(self, tx: Any, job: _Job) -> None:
         tx.control("SAVEPOINT job")
         try:
             job.outcome = job.fn(tx)
@@ -144,16 +170,24 @@ class GroupCommitWriter(Generic[C]):
         except Exception as exc:
             tx.drop_unsent()
             tx.control("ROLLBACK TO SAVEPOINT job")
-            job.outcome = exc
+            job.outcome = self._failure(exc)
         tx.control("RELEASE SAVEPOINT job")
 
-    def _connection(self) -> C:
-        if self._conn is None:
-            self._conn = self._connect()
-        return self._conn
+    def _failure(self, exc: Exception) -> Exception:
+        """What a failed job answers: the store's transient refusals (a deadlock victim) become retryable."""
+        if self._retryable(exc):
+            log.info("a write was chosen as a deadlock victim; answered as retryable")
+            return StoreUnavailable()
+        return exc
 
-    def _discard_connection(self) -> None:
-        conn, self._conn = self._conn, None
+    def _connection(self, lane: _Lane[C]) -> C:
+        if lane.conn is None:
+            lane.conn = self._connect()
+        return lane.conn
+
+    @staticmethod
+    def _discard_connection(lane: _Lane[C]) -> None:
+        conn, lane.conn = lane.conn, None
         if conn is None:
             return
         with contextlib.suppress(Exception):  # the connection is being thrown away either way
@@ -161,7 +195,8 @@ class GroupCommitWriter(Generic[C]):
         with contextlib.suppress(Exception):
             conn.close()  # type: ignore[attr-defined]
 
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()  # type: ignore[attr-defined]
-            self._conn = None
+    @staticmethod
+    def _close(lane: _Lane[C]) -> None:
+        if lane.conn is not None:
+            lane.conn.close()  # type: ignore[attr-defined]
+            lane.conn = None
