@@ -20,6 +20,10 @@ from bench.servers import Server
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+CALIBRATION_US = 100.0
+"""CPU per request of the calibration row: about what openplum spends on a getVars."""
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1 run of 3 s per scenario, 10,000 users: a smoke test")
@@ -103,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     ceilings = {1: Server.ceiling(1, tmp / "ceiling-1.log").start()}
     ok = False
     try:
+        busy = Server.ceiling(1, tmp / "ceiling-busy.log", busy_us=CALIBRATION_US).start()
+        try:
+            rows.append(scenarios.calibration(bench, ceilings[1], busy, CALIBRATION_US))
+        finally:
+            busy.stop()
         if args.only in (None, "sqlite"):
             rows += sqlite_rows(bench, ceilings[1], sqlite_users, args.million)
         if args.only in (None, "postgres"):

@@ -1,13 +1,18 @@
-"""The ceiling: a null ASGI handler on openplum's HTTP stack (uvicorn, uvloop, httptools, msgspec).
+"""The ceiling: a null ASGI handler on openplum's HTTP stack (uvicorn, httptools, the same event loop, msgspec).
 
 It reads the whole request body and decodes it with msgspec, as ``/api`` does, then answers a fixed small JSON
 envelope; a GET is answered without parsing anything. Whatever openplum does beyond this is its own cost.
 Run as ``python -m bench.ceiling --port P --workers N`` from the repository root.
+
+With ``--busy-us U`` every request also spins U microseconds of CPU before it answers: a calibration, showing the
+latency this stack gives at a request cost like openplum's with nothing else of openplum in the way.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +22,8 @@ import uvicorn
 _BODY = b'{"response":[{"success":true}]}'
 _HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode())]
 _decode = msgspec.json.decode
+_BUSY = float(os.environ.get("BENCH_CEILING_BUSY_US", "0")) / 1e6
+"""Seconds of CPU each request spins (``--busy-us``; passed to uvicorn's workers through the environment)."""
 
 
 async def app(
@@ -33,6 +40,10 @@ async def app(
             if not message.get("more_body"):
                 break
         _decode(b"".join(chunks))
+    if _BUSY:
+        until = time.perf_counter() + _BUSY
+        while time.perf_counter() < until:
+            pass
     await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
     await send({"type": "http.response.body", "body": _BODY})
 
@@ -41,9 +52,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
+                        help="the event loop (openplum's OPENPLUM_EVENT_LOOP; asyncio by default, as openplum's)")
+    parser.add_argument("--busy-us", type=float, default=0.0, help="CPU each request spins, in microseconds")
     args = parser.parse_args()
+    os.environ["BENCH_CEILING_BUSY_US"] = str(args.busy_us)
     uvicorn.run(
-        "bench.ceiling:app", host="127.0.0.1", port=args.port, workers=args.workers, loop="uvloop",
+        "bench.ceiling:app", host="127.0.0.1", port=args.port, workers=args.workers, loop=args.loop,
         http="httptools", lifespan="off", access_log=False, log_level="warning",
     )
 

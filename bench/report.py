@@ -128,7 +128,8 @@ def document(rows: list[Row], settings: str, details: list[str], profiles: list[
         "Medians across runs; `ratio` is the median of each openplum run divided by the ceiling run beside it "
         "(a null handler on the same HTTP stack and worker count). `errors` counts socket errors, timeouts and "
         "non-2xx answers; `CPU` is the cores openplum's processes used during its runs (median); `RSS` their "
-        "resident memory (VmRSS, summed over the server's processes) after the scenario.", "",
+        "own resident memory (RssAnon, summed over the server's processes) after the scenario: the pages of the "
+        "database file SQLite maps are page cache, not counted.", "",
         table(rows), "",
     ]
     notes = [f"- {r.scenario} / {r.backend}: {n}" for r in rows for n in r.notes]

@@ -137,6 +137,15 @@ def export_user(bench: Bench, dep: Deployment, ceiling_runs: list[wrk.Run], conn
     return row
 
 
+def calibration(bench: Bench, ceiling: Server, busy: Server, busy_us: float) -> Row:
+    """The null handler spinning ``busy_us`` of CPU per request against the plain one, with the getVars load: what
+    the HTTP stack alone gives, in throughput and above all in p99 at 64 connections, at that cost per request."""
+    args = ["getVars", APP_ID, KEYS["production"], "1000", "includeDefaults=false"]
+    mine, theirs = bench.measure(f"calibration: null handler +{busy_us:g} us", busy, ceiling, "get.lua", args, 1000)
+    return Row(f"calibration: null +{busy_us:g} µs CPU", "-", 1, 0, 1, mine, theirs,
+               "none: the stack's own p99 at this cost per request", None)
+
+
 def growth_check(rows: list[Row], reference: Row) -> None:
     """Growth rows meet their target when their ratio to the ceiling is within 20 % of the reference row's."""
     for row in rows:

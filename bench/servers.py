@@ -46,10 +46,12 @@ class Server:
         return cls(f"openplum x{workers}", argv, env, port, log)
 
     @classmethod
-    def ceiling(cls, workers: int, log: Path) -> Server:
+    def ceiling(cls, workers: int, log: Path, busy_us: float = 0.0) -> Server:
         port = free_port()
-        argv = [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--workers", str(workers)]
-        return cls(f"ceiling x{workers}", argv, dict(os.environ), port, log)
+        argv = [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--workers", str(workers),
+                "--busy-us", str(busy_us)]
+        name = f"ceiling x{workers}" + (f" +{busy_us:g} us" if busy_us else "")
+        return cls(name, argv, dict(os.environ), port, log)
 
     @property
     def url(self) -> str:
@@ -129,9 +131,11 @@ def _cmdline(pid: int) -> str:
 
 
 def _rss_kib(pid: int) -> int:
+    """The process's own resident memory (RssAnon): not the pages of files it maps, such as SQLite's database,
+    which the OS keeps as page cache and drops under pressure."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith("RssAnon:"):
                 return int(line.split()[1])
     except OSError:
         pass

@@ -70,7 +70,8 @@ class Server:
 def start_server(settings: Settings, clock: ShiftedClock, backend: str) -> Server:
     app = OpenplumApp(settings)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                            loop=settings.event_loop)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

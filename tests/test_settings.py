@@ -33,3 +33,15 @@ def test_file_settings_are_read_from_the_environment() -> None:
 def test_urls_must_be_absolute(name: str) -> None:
     with pytest.raises(SystemExit, match=name):
         from_env({name: "lp.example.com"})
+
+
+def test_the_event_loop_is_the_standard_librarys_unless_uvloop_is_asked_for() -> None:
+    assert from_env({}).event_loop == "asyncio"
+    assert from_env({"OPENPLUM_EVENT_LOOP": "UVLOOP"}).event_loop == "uvloop"
+    with pytest.raises(SystemExit, match="OPENPLUM_EVENT_LOOP"):
+        from_env({"OPENPLUM_EVENT_LOOP": "trio"})
+
+
+def test_postgres_write_connections_default_to_two() -> None:
+    assert from_env({}).postgres_writers == 2
+    assert from_env({"OPENPLUM_POSTGRES_WRITERS": "4"}).postgres_writers == 4

@@ -97,7 +97,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
           file=sys.stderr)
     uvicorn.run(
         "openplum.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-        log_level=args.log_level, access_log=False, lifespan="on",
+        log_level=args.log_level, access_log=False, lifespan="on", loop=settings.event_loop,
     )
     return 0
 
