@@ -31,7 +31,7 @@ from openplum.services.blobs import blobs_for
 from openplum.services.export_csv import Encoder
 from openplum.services.export_files import CSV_TYPE, JSON_TYPE, LIFETIME, Output, Served, ToS3, file_stem, temp_dir
 from openplum.services.export_sessions import ExportError, count, lines, window
-from openplum.services.outbound import UnsafeUrl, check_url
+from openplum.services.outbound import UnsafeUrl, client
 from openplum.settings import Settings
 from openplum.store.base import Store, Tx
 from openplum.store.export_sql import ExportFileRow
@@ -186,10 +186,8 @@ def notify(ctx: JobContext, result: dict[str, Any] | None, error: str | None) ->
     if not url:
         return
     try:
-        check_url(str(url), ctx.settings)
-        with httpx.Client(timeout=CALLBACK_TIMEOUT, follow_redirects=False,
-                          headers={"User-Agent": f"openplum/{__version__}"}) as client:
-            answer = client.post(str(url), json=callback_body(ctx, result, error))
+        with client(ctx.settings, timeout=CALLBACK_TIMEOUT, headers={"User-Agent": f"openplum/{__version__}"}) as http:
+            answer = http.post(str(url), json=callback_body(ctx, result, error))
         if not 200 <= answer.status_code < 300:
             log.warning("export %s: callback %s answered HTTP %d", ctx.job.job_id, url, answer.status_code)
     except UnsafeUrl as exc:

@@ -21,7 +21,7 @@ import msgspec
 
 from openplum import __version__
 from openplum.services import postbacks
-from openplum.services.outbound import UnsafeUrl, check_url
+from openplum.services.outbound import UnsafeUrl, async_client
 from openplum.settings import Settings
 from openplum.store.base import Store, Tx
 from openplum.store.postbacks_sql import DeliveryRow
@@ -60,11 +60,10 @@ def body_of(row: DeliveryRow) -> bytes:
 class PostbackDeliverer:
     name = "postbacks"
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.interval = settings.postback_interval
         self._max_attempts = max(1, settings.postback_max_attempts)
-        self._transport = transport
 
     async def run_once(self, store: Store) -> int:
         """Deliver what is due now; return how many attempts were made."""
@@ -87,8 +86,8 @@ class PostbackDeliverer:
                 return made
 
     def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.settings.postback_timeout, follow_redirects=False,
-                                 transport=self._transport, headers={"User-Agent": f"openplum/{__version__}"})
+        return async_client(self.settings, timeout=self.settings.postback_timeout,
+                            headers={"User-Agent": f"openplum/{__version__}"})
 
     def _claim(self, tx: Tx) -> tuple[list[DeliveryRow], dict[str, str]]:
         now = self.settings.clock.now()
@@ -109,7 +108,6 @@ class PostbackDeliverer:
         body = body_of(row)
         try:
             async with asyncio.timeout(self.settings.postback_timeout):
-                await asyncio.to_thread(check_url, row.url, self.settings)
                 headers = {"Content-Type": "application/json",
                            "X-Openplum-Timestamp": str(int(self.settings.clock.now())),
                            "X-Openplum-Signature": postbacks.signature(secret, body)}
