@@ -372,6 +372,21 @@ def test_a_bucket_that_cannot_be_written_fails_the_job_visibly(ex_api: ApiClient
     assert "no-such-bucket" in result["error"]["message"]
 
 
+def test_the_s3_secret_is_forgotten_once_the_job_has_ended(ex_api: ApiClient) -> None:
+    traffic(ex_api)
+    job_id = start(ex_api, s3BucketName="no-such-bucket", s3AccessId="the-id", s3AccessKey="the-secret",
+                   **around_now(ex_api))
+    wait(ex_api, job_id)
+
+    row = ex_api.server.app.store.run(lambda tx: tx.get_job(ex_api.app.app_id, job_id))
+    assert row is not None
+    kept = json.loads(row.params)
+    assert "s3AccessKey" not in kept
+    assert b"the-secret" not in row.params
+    assert kept["s3AccessId"] == "the-id"
+    assert kept["s3BucketName"] == "no-such-bucket"
+
+
 class _Hook:
     """A callback receiver on loopback that records each POSTed body."""
 

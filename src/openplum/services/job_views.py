@@ -34,6 +34,11 @@ class JobInfo(msgspec.Struct):
     finished: float | None
 
 
+def without_secrets(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` less its credentials: what a job keeps once it has ended."""
+    return {k: v for k, v in params.items() if k not in SECRET_PARAMS}
+
+
 def public_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: _public(v) for k, v in params.items() if k not in SECRET_PARAMS}
 

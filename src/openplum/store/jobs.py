@@ -51,7 +51,10 @@ class JobsTx(Protocol):
         ...
 
     def renew_job(self, job_id: str, lease_until: float, progress: float) -> bool: ...
-    def finish_job(self, job_id: str, state: str, result: bytes | None, error: str | None, now: float) -> None: ...
+    def finish_job(self, job_id: str, state: str, result: bytes | None, error: str | None, now: float,
+                   params: bytes | None = None) -> None:
+        """End the job; ``params``, when given, replaces its parameters (the runner drops credentials)."""
+        ...
     def fail_exhausted_jobs(self, now: float, max_attempts: int) -> int: ...
 
 
@@ -106,11 +109,13 @@ class JobsSql:
         )
         return bool(cur.rowcount)
 
-    def finish_job(self, job_id: str, state: str, result: bytes | None, error: str | None, now: float) -> None:
+    def finish_job(self, job_id: str, state: str, result: bytes | None, error: str | None, now: float,
+                   params: bytes | None = None) -> None:
         self._exec(
             "UPDATE jobs SET state = ?, result = ?, error = ?, finished = ?, lease_until = NULL, "
-            "progress = CASE WHEN ? = 'FINISHED' THEN 1 ELSE progress END WHERE job_id = ?",
-            (state, result, error, now, state, job_id),
+            "progress = CASE WHEN ? = 'FINISHED' THEN 1 ELSE progress END, params = COALESCE(?, params) "
+            "WHERE job_id = ?",
+            (state, result, error, now, state, params, job_id),
         )
 
     def fail_exhausted_jobs(self, now: float, max_attempts: int) -> int:

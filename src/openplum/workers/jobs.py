@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from openplum.services.job_views import without_secrets
 from openplum.services.jobs import Job, view
 from openplum.settings import Settings
 from openplum.store.base import Store, Tx
@@ -104,7 +105,9 @@ class JobRunner:
         state, result, error = task.result()
         encoded = msgspec.json.encode(result) if result is not None else None
         finished = self.settings.clock.now()
-        await store.write(lambda tx: tx.finish_job(job.job_id, state, encoded, error, finished))
+        kept = without_secrets(job.params)  # credentials are needed only while the job runs
+        params = msgspec.json.encode(kept) if kept != job.params else None
+        await store.write(lambda tx: tx.finish_job(job.job_id, state, encoded, error, finished, params))
 
     @staticmethod
     def _execute(ctx: JobContext) -> tuple[str, dict[str, Any] | None, str | None]:
