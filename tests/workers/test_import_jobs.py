@@ -171,3 +171,14 @@ def test_a_row_whose_action_raises_fails_alone(im_api: ApiClient, monkeypatch: p
     assert [line for line in lines(item) if not line["success"]] == [
         {"row": 60, "success": False, "error": {"message": "Internal error while running this row."}}]
     assert im_api.profile("raise-1")["events"]["Open"]["count"] == 119
+
+
+def test_a_row_holding_a_nul_fails_alone_as_on_the_api(im_api: ApiClient) -> None:
+    rows = [["userId", "event"], ["nul-1", "Open"], ["nul-1", "Op\x00en"], ["nul-1", "Open"]]
+
+    item = finished(im_api, start(im_api, to_csv(rows), defaultAction="track"))
+
+    assert (item["data"]["successesCount"], item["data"]["failuresCount"]) == (2, 1)
+    assert [line for line in lines(item) if not line["success"]] == [
+        {"row": 2, "success": False, "error": {"message": "Parameters must not contain NUL (\\u0000) characters."}}]
+    assert im_api.profile("nul-1")["events"] == {"Open": im_api.profile("nul-1")["events"]["Open"]}

@@ -22,10 +22,10 @@ from openplum.actions.context import Runtime
 from openplum.actions.import_staging import stage
 from openplum.actions.prepare import number_repeats, prepare, truthy
 from openplum.actions.runner import REDIRECT, Answer, Prepared, error_item, run_batch
+from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import RequestRejected
 from openplum.http.auth import AppDirectory, authenticate
 from openplum.http.envelope import error_envelope
-from openplum.http.text import NUL_MESSAGE, holds_nul
 from openplum.http.transport import RequestParams
 from openplum.services.apps import KeyClass
 from openplum.services.timing import EARLIEST, LATEST

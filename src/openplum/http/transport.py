@@ -15,8 +15,8 @@ import msgspec
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from openplum import client_json
+from openplum.client_text import may_hold_nul
 from openplum.errors import RequestRejected
-from openplum.http.text import may_hold_nul
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class RequestParams:
     base_url: str | None = None
     """This server's absolute base URL as the request reached it (set by the app, never from parameters)."""
     nul_possible: bool = False
-    """Whether a parameter might hold a NUL character (``http.text``); when False none can."""
+    """Whether a parameter might hold a NUL character (``client_text``); when False none can."""
 
 
 def parse_query(query: bytes, limit: int) -> dict[str, Any]:

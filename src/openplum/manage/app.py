@@ -17,10 +17,10 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from openplum.actions.context import Runtime
+from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import ApiError, RequestRejected
 from openplum.http.auth import AppDirectory
 from openplum.http.files import public_base
-from openplum.http.text import NUL_MESSAGE, holds_nul
 from openplum.manage import jobs as _jobs  # noqa: F401 - registers the job routes on ``routes``
 from openplum.manage import limits as _limits  # noqa: F401 - registers the limit routes on ``routes``
 from openplum.manage import postbacks as _postbacks  # noqa: F401 - registers the postback routes on ``routes``

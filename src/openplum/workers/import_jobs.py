@@ -32,6 +32,7 @@ import msgspec
 from openplum.actions.context import Runtime
 from openplum.actions.prepare import number_repeats, prepare
 from openplum.actions.runner import Prepared, error_item, run_batch
+from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import Overloaded, StoreUnavailable
 from openplum.services import jobs
 from openplum.services.apps import KeyClass
@@ -180,6 +181,8 @@ class ImportRun:
     def _prepare(self, app: AppRecord, number: int, params: dict[str, Any] | str) -> Prepared:
         if isinstance(params, str):
             return Prepared(None, answer=error_item(params))
+        if holds_nul(params):  # as /api refuses it: no store can hold it
+            return Prepared(None, answer=error_item(NUL_MESSAGE))
         # The row's identity: a batch run twice is recognised as a replay (API.md §1.7), whatever its columns.
         raw = {**params, "reqId": f"{self.job_id}:{number}"}
         return prepare(app, self.key_class, raw, self.top, index=number)
