@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.admin import Admin, create_test, define, start_test, variant, variant_ids
+from tests.admin import Admin, create_test, define, get_vars, make_users, start_test, variant, variant_ids
 from tests.conftest import ApiClient
 
 JS_MAX_SAFE_INTEGER = 2**53 - 1
@@ -198,6 +198,32 @@ def test_a_test_can_finish_without_a_winner(admin: Admin, app: ApiClient) -> Non
 
     assert finished["state"] == "finished"
     assert finished.get("chosenVariantId") is None
+    make_users(app, ["after-no-winner"])
+    assert get_vars(app, "after-no-winner")["vars"] == {}
+
+
+def test_the_winner_is_rolled_out_to_every_user(admin: Admin, app: ApiClient) -> None:
+    test = start_test(admin, app, [variant("A", 50), variant("B", 50, welcome="Yo", **{"limits.maxItems": 5})])
+
+    admin.ok("POST", _path(app, test, "/finish"), {"chosenVariantId": variant_ids(test)["B"]})
+
+    make_users(app, ["after-1", "after-2", "after-3"])
+    for user in ("after-1", "after-2", "after-3"):  # whatever variant they would have had
+        answer = get_vars(app, user)
+        assert answer["vars"] == {"welcome": "Yo", "limits": {"maxItems": 5}}
+        assert answer["variants"] == []
+    listed = {v["name"]: v for v in admin.ok("GET", f"/apps/{app.app.app_id}/variables")["variables"]}
+    assert listed["welcome"]["value"] == "Yo"
+
+
+def test_a_winner_whose_variable_was_deleted_rolls_out_the_rest(admin: Admin, app: ApiClient) -> None:
+    test = start_test(admin, app, [variant("A", 50), variant("B", 50, welcome="Yo", dark=True)])
+    app.ok("deleteVars", app.app.development, vars=["dark"])
+
+    admin.ok("POST", _path(app, test, "/finish"), {"chosenVariantId": variant_ids(test)["B"]})
+
+    make_users(app, ["after-delete"])
+    assert get_vars(app, "after-delete")["vars"] == {"welcome": "Yo"}
 
 
 def test_finishing_needs_a_running_test_and_one_of_its_variants(admin: Admin, app: ApiClient) -> None:
@@ -273,4 +299,4 @@ def test_every_test_change_is_audited(admin: Admin, app: ApiClient) -> None:
     ]
     assert entries[1]["details"]["name"] == "Renamed"
     assert entries[3]["details"] == {"variantId": b}
-    assert entries[4]["details"] == {"chosenVariantId": b}
+    assert entries[4]["details"]["chosenVariantId"] == b

@@ -12,8 +12,9 @@ from typing import Any
 
 from openplum.errors import ApiError
 from openplum.services import experiments
-from openplum.services.content import audit
+from openplum.services.content import audit, set_team_value
 from openplum.services.experiments import AbTest, Variant
+from openplum.services.variables import VariableError
 from openplum.store.base import AbTestRow, Tx
 
 _ids = random.SystemRandom()
@@ -31,10 +32,14 @@ def _load(tx: Tx, app_id: str, test_id: int) -> AbTest:
     raise ApiError(f"No A/B test with id {test_id}", status=404)
 
 
-def _save(tx: Tx, app_id: str, test: AbTest) -> int:
+def _save(tx: Tx, app_id: str, test: AbTest, *, check: bool = True) -> int:
+    """Store ``test``; ``check`` refuses one whose variants or audience do not fit the app's content (a test
+    that is only being finished is not checked: what it refers to may have gone since it started)."""
     kinds = {row.name: row.kind for row in tx.list_variables(app_id)}
-    problems = experiments.validate(test, kinds)
-    if test.audience_id is not None and test.audience_id not in {a.audience_id for a in tx.list_audiences(app_id)}:
+    problems = experiments.validate(test, kinds) if check else []
+    if check and test.audience_id is not None and test.audience_id not in {
+        a.audience_id for a in tx.list_audiences(app_id)
+    }:
         problems.append(f"audienceId: no audience with id {test.audience_id}")
     if problems:
         raise ApiError("; ".join(problems))
@@ -98,14 +103,26 @@ def start(tx: Tx, app_id: str, test_id: int, now: float, actor: str) -> AbTest:
 
 
 def finish(tx: Tx, app_id: str, test_id: int, chosen_variant_id: int | None, now: float, actor: str) -> AbTest:
+    """End a running test. With a winner (``chosen_variant_id``) its values are rolled out: each variable it
+    overrides gets that value as the team's value, so every user receives it from now on. A variable deleted or
+    given another kind since keeps what it has."""
     test = _load(tx, app_id, test_id)
     if test.state != "running":
         raise ApiError(f"Only a running test can finish; this one is {test.state}", status=409)
-    if chosen_variant_id is not None and test.variant(chosen_variant_id) is None:
+    chosen = test.variant(chosen_variant_id) if chosen_variant_id is not None else None
+    if chosen_variant_id is not None and chosen is None:
         raise ApiError(f"chosenVariantId: the test has no variant {chosen_variant_id}")
     test.state, test.finished, test.updated, test.chosen_variant_id = "finished", now, now, chosen_variant_id
-    _save(tx, app_id, test)
-    audit(tx, app_id, now, actor, "abTest.finish", str(test.id), {"chosenVariantId": chosen_variant_id})
+    _save(tx, app_id, test, check=False)
+    rolled_out: list[str] = []
+    for name, value in (chosen.overrides if chosen is not None else {}).items():
+        try:
+            set_team_value(tx, app_id, name, value, now, actor)
+        except VariableError:
+            continue
+        rolled_out.append(name)
+    audit(tx, app_id, now, actor, "abTest.finish", str(test.id),
+          {"chosenVariantId": chosen_variant_id, "rolledOut": rolled_out})
     return test
 
 
