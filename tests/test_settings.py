@@ -42,6 +42,9 @@ def test_the_event_loop_is_the_standard_librarys_unless_uvloop_is_asked_for() ->
         from_env({"OPENPLUM_EVENT_LOOP": "trio"})
 
 
-def test_postgres_write_connections_default_to_two() -> None:
-    assert from_env({}).postgres_writers == 2
-    assert from_env({"OPENPLUM_POSTGRES_WRITERS": "4"}).postgres_writers == 4
+def test_postgres_connections_per_process_default_to_two_writers_and_four_readers() -> None:
+    assert (from_env({}).postgres_writers, from_env({}).postgres_readers) == (2, 4)
+    custom = from_env({"OPENPLUM_POSTGRES_WRITERS": "4", "OPENPLUM_POSTGRES_READERS": "2"})
+    assert (custom.postgres_writers, custom.postgres_readers) == (4, 2)
+    with pytest.raises(SystemExit, match="OPENPLUM_POSTGRES_READERS"):
+        from_env({"OPENPLUM_POSTGRES_READERS": "0"})

@@ -56,6 +56,8 @@ class Settings:
     writer_queue_limit: int = 2000
     # PostgreSQL: write connections per process, each committing its own groups (SQLite always has one).
     postgres_writers: int = 2
+    # PostgreSQL: read connections per process (and the threads that use them).
+    postgres_readers: int = 4
     sqlite_synchronous: str = "FULL"
     event_loop: str = "asyncio"
     """``asyncio`` (the standard library's) or ``uvloop``. uvloop serves a little more at saturation, but it
@@ -116,6 +118,9 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     if sync not in {"FULL", "NORMAL", "EXTRA"}:
         raise SystemExit("OPENPLUM_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
     public_url = _env_url(env, "OPENPLUM_PUBLIC_URL")
+    for name in ("OPENPLUM_POSTGRES_WRITERS", "OPENPLUM_POSTGRES_READERS"):
+        if _env_int(env, name, 1) < 1:
+            raise SystemExit(f"{name} must be at least 1")
     event_loop = env.get("OPENPLUM_EVENT_LOOP", "asyncio").lower()
     if event_loop not in {"asyncio", "uvloop"}:
         raise SystemExit("OPENPLUM_EVENT_LOOP must be asyncio or uvloop")
@@ -129,6 +134,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         multi_max_users=_env_int(env, "OPENPLUM_MULTI_MAX_USERS", 50),
         writer_queue_limit=_env_int(env, "OPENPLUM_WRITER_QUEUE_LIMIT", 2000),
         postgres_writers=_env_int(env, "OPENPLUM_POSTGRES_WRITERS", 2),
+        postgres_readers=_env_int(env, "OPENPLUM_POSTGRES_READERS", 4),
         sqlite_synchronous=sync,
         event_loop=event_loop,
         session_timeout=_env_float(env, "OPENPLUM_SESSION_TIMEOUT", 2 * 3600.0),

@@ -15,7 +15,7 @@ def open_store(settings: Settings) -> SqliteStore | PostgresStore:
     """The store the settings select: PostgreSQL when a database URL is set, else the SQLite file."""
     if settings.database_url:
         return PostgresStore(settings.database_url, writer_queue_limit=settings.writer_queue_limit,
-                             writers=settings.postgres_writers)
+                             writers=settings.postgres_writers, readers=settings.postgres_readers)
     return SqliteStore(
         settings.sqlite_path,
         synchronous=settings.sqlite_synchronous,
