@@ -118,8 +118,10 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     if sync not in {"FULL", "NORMAL", "EXTRA"}:
         raise SystemExit("OPENPLUM_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
     public_url = _env_url(env, "OPENPLUM_PUBLIC_URL")
-    for name in ("OPENPLUM_POSTGRES_WRITERS", "OPENPLUM_POSTGRES_READERS"):
-        if _env_int(env, name, 1) < 1:
+    writers = _env_int(env, "OPENPLUM_POSTGRES_WRITERS", 2)
+    readers = _env_int(env, "OPENPLUM_POSTGRES_READERS", 4)
+    for name, count in (("OPENPLUM_POSTGRES_WRITERS", writers), ("OPENPLUM_POSTGRES_READERS", readers)):
+        if count < 1:
             raise SystemExit(f"{name} must be at least 1")
     event_loop = env.get("OPENPLUM_EVENT_LOOP", "asyncio").lower()
     if event_loop not in {"asyncio", "uvloop"}:
@@ -133,8 +135,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         multi_max_items=_env_int(env, "OPENPLUM_MULTI_MAX_ITEMS", 10_000),
         multi_max_users=_env_int(env, "OPENPLUM_MULTI_MAX_USERS", 50),
         writer_queue_limit=_env_int(env, "OPENPLUM_WRITER_QUEUE_LIMIT", 2000),
-        postgres_writers=_env_int(env, "OPENPLUM_POSTGRES_WRITERS", 2),
-        postgres_readers=_env_int(env, "OPENPLUM_POSTGRES_READERS", 4),
+        postgres_writers=writers,
+        postgres_readers=readers,
         sqlite_synchronous=sync,
         event_loop=event_loop,
         session_timeout=_env_float(env, "OPENPLUM_SESSION_TIMEOUT", 2 * 3600.0),

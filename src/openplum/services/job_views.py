@@ -40,7 +40,7 @@ def without_secrets(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def public_params(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: _public(v) for k, v in params.items() if k not in SECRET_PARAMS}
+    return {k: _public(v) for k, v in without_secrets(params).items()}
 
 
 def _public(value: Any) -> Any:

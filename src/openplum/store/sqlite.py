@@ -93,15 +93,17 @@ class SqliteStore:
     def _read_one(self, fn: Callable[[Any], T]) -> T:
         """``fn`` when one lookup by key answers it: that statement alone, in autocommit, is consistent by itself
         and saves the ``BEGIN`` and ``ROLLBACK`` around it (a third of a ``getVars``'s SQLite calls)."""
+        return fn(SqlTx(self._reader_connection(), pyformat=False, light_only=True, budget=1))
+
+    def _reader_connection(self) -> sqlite3.Connection:
+        """This thread's read connection (the event loop's, or a reader thread's)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
-        return fn(SqlTx(conn, pyformat=False, light_only=True, budget=1))
+        return conn
 
     def _read(self, fn: Callable[[Any], T], light_only: bool = False) -> T:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
+        conn = self._reader_connection()
         conn.execute("BEGIN")
         try:
             return fn(SqlTx(conn, pyformat=False, light_only=light_only))
