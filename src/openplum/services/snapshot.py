@@ -40,6 +40,22 @@ class _Base:
 
 
 @dataclass(frozen=True)
+class _Layout:
+    """The base ``vars`` encoded: one ``"top":value`` piece per top-level name, in order, and all of them."""
+
+    parts: list[bytes]
+    index: dict[str, int]
+    whole: msgspec.Raw
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _part(top: str, value: Any) -> bytes:
+    return _encoder.encode(top) + b":" + _encoder.encode(value)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     app_id: str
     version: int
@@ -58,8 +74,9 @@ class Snapshot:
     compute an entry, with the same result."""
     _combinations: dict[Any, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     """``vars_for`` answers by combination of variants, oldest first (bounded by ``COMBINATIONS``)."""
-    _groups: dict[Any, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
-    """One top-level group's nested values by the variants that change it (bounded by ``COMBINATIONS``)."""
+    _groups: dict[Any, tuple[Any, bytes | None]] = field(default_factory=dict, compare=False, repr=False)
+    """One top-level group's nested values (and their JSON, once asked for) by the variants that change it
+    (bounded by ``COMBINATIONS``)."""
 
     def assignments(self, profile: Profile | None, device_id: str | None, now: float) -> list[Assignment]:
         if profile is None:
@@ -99,10 +116,33 @@ class Snapshot:
             self._combinations[key] = tree
         return tree
 
+    def vars_json(self, assignments: list[Assignment], *, include_defaults: bool) -> msgspec.Raw:
+        """``vars_for`` already encoded as JSON, byte for byte what encoding ``vars_for`` gives.
+
+        Each top-level group is encoded once per snapshot, and once per combination of the variants that change
+        it; an answer is those pieces joined, so nothing is encoded per request however many combinations of
+        variants the users are in.
+        """
+        layout = self._layout(include_defaults)
+        touched: dict[str, list[Assignment]] = {}
+        for assignment in assignments:
+            split = self._split(assignment.test, assignment.variant, include_defaults)
+            if split is None:  # a new top-level name reorders the groups: encode the whole rebuilt tree
+                return msgspec.Raw(_encoder.encode(self.vars_for(assignments, include_defaults=include_defaults)))
+            for top in split:
+                touched.setdefault(top, []).append(assignment)
+        if not touched:
+            return layout.whole
+        parts = layout.parts.copy()
+        for top, layers in touched.items():
+            part = self._group(top, layers, include_defaults, encoded=True)[1]
+            assert part is not None
+            parts[layout.index[top]] = part
+        return msgspec.Raw(b"{" + b",".join(parts) + b"}")
+
     def _vars_for(self, assignments: list[Assignment], include_defaults: bool) -> dict[str, Any]:
         base = self._base(include_defaults)
-        by_top: dict[str, list[dict[str, Any]]] = {}
-        keys: dict[str, list[tuple[int, int]]] = {}
+        touched: dict[str, list[Assignment]] = {}
         for assignment in assignments:
             split = self._split(assignment.test, assignment.variant, include_defaults)
             if split is None:  # a new top-level name moves the groups' order (sorted by first name): rebuild all
@@ -110,23 +150,33 @@ class Snapshot:
                 for each in assignments:
                     overrides.update(self._fitted(each.test, each.variant))
                 return variables.unflatten({**base.flat, **overrides})
-            for top, values in split.items():
-                by_top.setdefault(top, []).append(values)
-                keys.setdefault(top, []).append((assignment.test.id, id(assignment.variant)))
+            for top in split:
+                touched.setdefault(top, []).append(assignment)
         tree = dict(base.tree)
-        for top, layers in by_top.items():
-            key = (include_defaults, top, *keys[top])
-            group_tree = self._groups.get(key)
-            if group_tree is None:
-                group = {name: base.flat[name] for name in base.groups[top]}
-                for values in layers:  # in the order of the assignments: a later test's value wins
-                    group.update(values)
-                group_tree = variables.unflatten(group)[top]
-                if len(self._groups) >= COMBINATIONS:
-                    self._groups.pop(next(iter(self._groups)), None)
-                self._groups[key] = group_tree
-            tree[top] = group_tree
+        for top, layers in touched.items():
+            tree[top] = self._group(top, layers, include_defaults)[0]
         return tree
+
+    def _group(self, top: str, layers: list[Assignment], include_defaults: bool, *,
+               encoded: bool = False) -> tuple[Any, bytes | None]:
+        """Group ``top`` as ``layers`` (the assignments that change it, in order) leave it, and its encoded
+        ``"top":value`` piece when ``encoded`` (made once, on first demand)."""
+        key = (include_defaults, top, *[(a.test.id, id(a.variant)) for a in layers])
+        found: tuple[Any, bytes | None] | None = self._groups.get(key)
+        if found is None:
+            base = self._base(include_defaults)
+            group = {name: base.flat[name] for name in base.groups[top]}
+            for assignment in layers:  # in the order of the assignments: a later test's value wins
+                split = self._split(assignment.test, assignment.variant, include_defaults)
+                assert split is not None
+                group.update(split[top])
+            found = (variables.unflatten(group)[top], None)
+            if len(self._groups) >= COMBINATIONS:
+                self._groups.pop(next(iter(self._groups)), None)
+        if encoded and found[1] is None:
+            found = (found[0], _part(top, found[0]))
+        self._groups[key] = found
+        return found
 
     def _split(self, test: AbTest, variant: Variant, include_defaults: bool) -> dict[str, dict[str, Any]] | None:
         """A variant's overrides by the top-level group they change; None when one adds a top-level name."""
@@ -157,6 +207,23 @@ class Snapshot:
                 groups.setdefault(name.split(".", 1)[0], []).append(name)
             base = self._memo[key] = _Base(flat, variables.unflatten(flat), groups)
         return base
+
+    def _layout(self, include_defaults: bool) -> _Layout:
+        key = ("layout", include_defaults)
+        layout: _Layout | None = self._memo.get(key)
+        if layout is None:
+            tree = self._base(include_defaults).tree
+            parts = [_part(top, value) for top, value in tree.items()]
+            layout = self._memo[key] = _Layout(parts, {top: i for i, top in enumerate(tree)},
+                                               msgspec.Raw(_encoder.encode(tree)))
+        return layout
+
+    def action_definitions_json(self) -> msgspec.Raw:
+        """``action_definitions`` encoded once per snapshot."""
+        found: msgspec.Raw | None = self._memo.get("actions")
+        if found is None:
+            found = self._memo["actions"] = msgspec.Raw(_encoder.encode(self.action_definitions))
+        return found
 
     def _fitted(self, test: AbTest, variant: Variant) -> dict[str, Any]:
         key = ("fitted", test.id, id(variant))  # the snapshot holds its variants: their ids stay theirs
