@@ -12,13 +12,11 @@ from typing import Any
 
 NUL_MESSAGE = "Parameters must not contain NUL (\\u0000) characters."
 
-_MARKERS = (b"\x00", b"\\u0000", b"%00", b"%5Cu0000", b"%5cu0000")
-"""How a NUL reaches a decoded value: raw, as a JSON escape, percent-encoded, or a percent-encoded JSON escape."""
-
-
 def may_hold_nul(*raw: bytes) -> bool:
-    """Whether any parameter decoded from these raw bytes (query string, body) could hold a NUL."""
-    return any(marker in part for part in raw for marker in _MARKERS)
+    """Whether any parameter decoded from these raw bytes (query string, body) could hold a NUL: raw, as a JSON
+    escape (``\\u0000``), percent-encoded (``%00``), or a percent-encoded JSON escape (``%5Cu0000``). Any
+    ``u0000`` counts, escaped or not: a false alarm only costs the exact walk of ``holds_nul``."""
+    return any(b"\x00" in part or b"u0000" in part or b"%00" in part for part in raw)
 
 
 def holds_nul(value: Any) -> bool:

@@ -82,14 +82,15 @@ class Snapshot:
         if profile is None:
             return []
         out: list[Assignment] = []
-        variants = self._variants()
-        for test, rule, key in self._running():
-            forced = self.forced.get((device_id, test.id)) if device_id else None
-            variant = variants.get((test.id, forced)) if forced is not None else None
+        forced = self._forced_by_device().get(device_id) if device_id else None
+        exposures = profile.exposures
+        for test, rule, key, by_id in self._running():
+            variant = by_id.get(forced[test.id]) if forced and test.id in forced else None
             if variant is None and test.targeting_sticky:
                 # Sticky: once exposed, a user keeps the variant even if they leave the audience.
-                exposed = profile.exposures.get(key)
-                variant = variants.get((test.id, exposed)) if exposed is not None else None
+                exposed = exposures.get(key)
+                if exposed is not None:
+                    variant = by_id.get(exposed)
             if variant is None:
                 if rule is not None and not rule.matches(profile, now):
                     continue
@@ -232,23 +233,28 @@ class Snapshot:
             fitted = self._memo[key] = _fitting(variant.overrides, self.kinds)
         return fitted
 
-    def _variants(self) -> dict[tuple[int, int], Variant]:
-        """Each running test's variants by (test id, variant id); the first of a repeated id, as
-        ``AbTest.variant`` finds it."""
-        found: dict[tuple[int, int], Variant] | None = self._memo.get("variants")
+    def _running(self) -> tuple[tuple[AbTest, Rule | None, str, dict[int, Variant]], ...]:
+        """``running`` with each test's id as the profile's exposures key it, and its variants by id (the first
+        of a repeated id, as ``AbTest.variant`` finds it)."""
+        found: tuple[tuple[AbTest, Rule | None, str, dict[int, Variant]], ...] | None = self._memo.get("running")
         if found is None:
-            found = {}
-            for test, _ in self.running:
+            running = []
+            for test, rule in self.running:
+                by_id: dict[int, Variant] = {}
                 for variant in test.variants:
-                    found.setdefault((test.id, variant.id), variant)
-            self._memo["variants"] = found
+                    by_id.setdefault(variant.id, variant)
+                running.append((test, rule, str(test.id), by_id))
+            found = self._memo["running"] = tuple(running)
         return found
 
-    def _running(self) -> tuple[tuple[AbTest, Rule | None, str], ...]:
-        """``running`` with each test's id as the profile's exposures key it."""
-        found: tuple[tuple[AbTest, Rule | None, str], ...] | None = self._memo.get("running")
+    def _forced_by_device(self) -> dict[str, dict[int, int]]:
+        """``forced`` by device: the variant id each test forces the device into."""
+        found: dict[str, dict[int, int]] | None = self._memo.get("forced")
         if found is None:
-            found = self._memo["running"] = tuple((test, rule, str(test.id)) for test, rule in self.running)
+            found = {}
+            for (device_id, test_id), variant_id in self.forced.items():
+                found.setdefault(device_id, {})[test_id] = variant_id
+            self._memo["forced"] = found
         return found
 
 
