@@ -56,7 +56,7 @@ class Settings:
     writer_queue_limit: int = 2000
     # PostgreSQL: write connections per process, each committing its own groups (SQLite always has one).
     postgres_writers: int = 2
-    # PostgreSQL: read connections per process (and the threads that use them).
+    # PostgreSQL: read connections per process on the event loop, and as many again with a reader thread each.
     postgres_readers: int = 4
     sqlite_synchronous: str = "FULL"
     event_loop: str = "asyncio"

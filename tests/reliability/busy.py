@@ -49,12 +49,24 @@ def keys(api: ApiClient) -> AppKeys:
 class Slowed:
     """Every ``store.write`` (or ``store.read``) of the running server spends ``seconds`` in the store's own
     threads, as on a slow disk or a busy database; ``calls`` counts them. Work a store does on the event loop
-    itself (SQLite's key lookups) is left alone: sleeping there would stop the whole server, not fill a queue."""
+    itself (SQLite's key lookups) is left alone: sleeping there would stop the whole server, not fill a queue.
+    PostgreSQL's reads of one statement wait on the loop for their answer: that wait is made ``seconds`` longer.
+    """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, server: Server, method: str, seconds: float) -> None:
         self.calls = 0
         store = server.app.store
         original: Callable[[Callable[[Tx], Any]], Awaitable[Any]] = getattr(store, method)
+        loop_reader = getattr(store, "_loop_reader", None)
+        if method == "read" and loop_reader is not None:
+            fetch = loop_reader._fetch
+
+            async def slow_fetch(*args: Any) -> Any:
+                self.calls += 1
+                await asyncio.sleep(seconds)
+                return await fetch(*args)
+
+            monkeypatch.setattr(loop_reader, "_fetch", slow_fetch)
 
         async def slow(fn: Callable[[Tx], Any]) -> Any:
             def slowly(tx: Tx) -> Any:

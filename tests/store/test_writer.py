@@ -8,67 +8,16 @@ writer thread while the others queue up behind it.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import psycopg
 import pytest
 
 from openplum.errors import Overloaded, StoreUnavailable
 from openplum.store import PostgresStore, SqliteStore
 from openplum.store.base import AppRecord, Tx
-from tests.conftest import BACKENDS, PG_URL
-
-AnyStore = SqliteStore | PostgresStore
-MakeStore = Callable[..., AnyStore]
-
-
-@pytest.fixture(params=BACKENDS)
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
-    """Build unstarted stores of the test's backend; each PostgreSQL one gets a schema of its own."""
-    schemas: list[str] = []
-
-    def make(**options: Any) -> AnyStore:
-        if request.param == "sqlite":
-            return SqliteStore(tmp_path / f"{secrets.token_hex(4)}.db", synchronous="NORMAL", **options)
-        schemas.append("openplum_writer_" + secrets.token_hex(6))
-        sep = "&" if "?" in PG_URL else "?"
-        return PostgresStore(f"{PG_URL}{sep}schema={schemas[-1]}", **options)
-
-    yield make
-    if schemas:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            for schema in schemas:
-                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
-def run(store: AnyStore, scenario: Callable[[AnyStore], Awaitable[None]]) -> None:
-    async def main() -> None:
-        await store.start()
-        try:
-            await scenario(store)
-        finally:
-            await store.close()
-
-    asyncio.run(main())
-
-
-def app(tag: str) -> AppRecord:
-    suffix = f"{tag}_{secrets.token_hex(4)}"
-    return AppRecord(f"app_{suffix}", tag, f"prod_{suffix}", f"dev_{suffix}", f"exp_{suffix}", f"cro_{suffix}", 1.0)
-
-
-def insert(record: AppRecord, seen: list[Tx] | None = None) -> Callable[[Tx], str]:
-    def write(tx: Tx) -> str:
-        if seen is not None:
-            seen.append(tx)
-        tx.insert_app(record)
-        return record.app_id
-
-    return write
+from tests.store.stores import AnyStore, MakeStore, app, insert, run
 
 
 async def stored(store: AnyStore, app_id: str) -> bool:

@@ -1,4 +1,5 @@
-"""The scale-out store: PostgreSQL through psycopg 3, one group-commit writer per process, pooled readers.
+"""The scale-out store: PostgreSQL through psycopg 3, group-commit writers, reads of one lookup on the event loop
+(``store.loop_reads``) and the others on pooled reader threads.
 
 A ``schema`` query parameter in the URL (``postgresql://host/db?schema=name``) selects the schema, which is
 created on first start; test runs use it to keep their data apart.
@@ -20,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from openplum.errors import StoreUnavailable
 from openplum.store.base import EventRow
+from openplum.store.loop_reads import LoopReader
 from openplum.store.migrate import apply_migrations
 from openplum.store.reads import ReadGate
 from openplum.store.sql import ReadAgain, SqlTx
@@ -94,6 +96,11 @@ class PgTx(SqlTx):
         return seen
 
 
+def _alone(conn: Any) -> PgTx:
+    """A transaction that runs at most one statement, in autocommit."""
+    return PgTx(conn, pyformat=True, budget=1)
+
+
 def _transient(exc: BaseException) -> bool:
     """A refusal the same writes would not meet again: a deadlock victim, a serialization failure."""
     return isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure)
@@ -123,6 +130,7 @@ class PostgresStore:
         )
         self._nreaders = readers
         self._pool: ConnectionPool[Any] | None = None
+        self._loop_reader: LoopReader | None = None
         self._executor = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="openplum-pg-reader")
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -155,11 +163,15 @@ class PostgresStore:
             open=False,
         )
         self._pool.open(wait=True, timeout=30)
+        self._loop_reader = LoopReader(self._conninfo, {**self._kwargs, "options": options}, self._nreaders)
+        self._loop_reader.open()
         self._writer.start()
 
     async def close(self) -> None:
         await asyncio.to_thread(self._writer.stop)
         self._executor.shutdown(wait=True)
+        if self._loop_reader is not None:
+            await self._loop_reader.close()
         if self._pool is not None:
             self._pool.close()
 
@@ -167,21 +179,31 @@ class PostgresStore:
         return await self._writer.submit(fn)
 
     async def read(self, fn: Callable[[Any], T]) -> T:
+        """A read of one statement runs on the event loop (``store.loop_reads``) when called from the loop the
+        store started on; any other read runs on a reader thread."""
         loop = asyncio.get_running_loop()
         with self._gate.admit():
-            return await loop.run_in_executor(self._executor, self._read, fn)
+            alone = self._loop_reader is not None and self._loop_reader.serves()
+            if alone:
+                assert self._loop_reader is not None
+                try:
+                    return await self._loop_reader.read(fn, _alone)
+                except ReadAgain:
+                    pass
+            return await loop.run_in_executor(self._executor, self._read, fn, not alone)
 
-    def _read(self, fn: Callable[[Any], T]) -> T:
+    def _read(self, fn: Callable[[Any], T], try_alone: bool = True) -> T:
         """One statement is consistent on its own: a read is first tried as a single statement in autocommit
-        (one round trip instead of three). A read that needs a second statement is run again in a read-only
-        transaction, whose ``BEGIN`` goes with the first statement."""
+        (one round trip instead of three), unless the loop just tried that. A read that needs a second
+        statement is run again in a read-only transaction, whose ``BEGIN`` goes with the first statement."""
         assert self._pool is not None, "store not started"
         try:
             with self._pool.connection(timeout=10) as conn:
-                try:
-                    return fn(PgTx(conn, pyformat=True, budget=1))
-                except ReadAgain:
-                    pass
+                if try_alone:
+                    try:
+                        return fn(_alone(conn))
+                    except ReadAgain:
+                        pass
                 tx = PgTx(conn, pyformat=True, pipeline=True)
                 tx.control("BEGIN READ ONLY")
                 try:
