@@ -8,6 +8,8 @@ two passes: the first runs ``fn`` against a stand-in connection, which notes the
 stops the read there; that statement runs on one of the loop's async connections; the second pass runs ``fn``
 again with its answer. One statement in autocommit is consistent by itself. A read asking for a second
 statement, or for a different one on its second pass, stops (``ReadAgain``) and the store runs it the full way.
+A read may thus run up to three times: as every store's reads may (``ReadAgain``), it must have no effect but
+its answer (``actions.runner`` drops the follow-ups a run that did not finish had queued).
 """
 
 from __future__ import annotations
