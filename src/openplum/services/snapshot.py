@@ -125,13 +125,9 @@ class Snapshot:
         variants the users are in.
         """
         layout = self._layout(include_defaults)
-        touched: dict[str, list[Assignment]] = {}
-        for assignment in assignments:
-            split = self._split(assignment.test, assignment.variant, include_defaults)
-            if split is None:  # a new top-level name reorders the groups: encode the whole rebuilt tree
-                return msgspec.Raw(_encoder.encode(self.vars_for(assignments, include_defaults=include_defaults)))
-            for top in split:
-                touched.setdefault(top, []).append(assignment)
+        touched = self._touched(assignments, include_defaults)
+        if touched is None:  # a new top-level name reorders the groups: encode the whole rebuilt tree
+            return msgspec.Raw(_encoder.encode(self.vars_for(assignments, include_defaults=include_defaults)))
         if not touched:
             return layout.whole
         parts = layout.parts.copy()
@@ -143,20 +139,28 @@ class Snapshot:
 
     def _vars_for(self, assignments: list[Assignment], include_defaults: bool) -> dict[str, Any]:
         base = self._base(include_defaults)
-        touched: dict[str, list[Assignment]] = {}
-        for assignment in assignments:
-            split = self._split(assignment.test, assignment.variant, include_defaults)
-            if split is None:  # a new top-level name moves the groups' order (sorted by first name): rebuild all
-                overrides: dict[str, Any] = {}
-                for each in assignments:
-                    overrides.update(self._fitted(each.test, each.variant))
-                return variables.unflatten({**base.flat, **overrides})
-            for top in split:
-                touched.setdefault(top, []).append(assignment)
+        touched = self._touched(assignments, include_defaults)
+        if touched is None:  # a new top-level name moves the groups' order (sorted by first name): rebuild all
+            overrides: dict[str, Any] = {}
+            for each in assignments:
+                overrides.update(self._fitted(each.test, each.variant))
+            return variables.unflatten({**base.flat, **overrides})
         tree = dict(base.tree)
         for top, layers in touched.items():
             tree[top] = self._group(top, layers, include_defaults)[0]
         return tree
+
+    def _touched(self, assignments: list[Assignment], include_defaults: bool) -> dict[str, list[Assignment]] | None:
+        """The top-level groups the assignments change, each with the assignments that change it, in order; None
+        when one adds a top-level name."""
+        touched: dict[str, list[Assignment]] = {}
+        for assignment in assignments:
+            split = self._split(assignment.test, assignment.variant, include_defaults)
+            if split is None:
+                return None
+            for top in split:
+                touched.setdefault(top, []).append(assignment)
+        return touched
 
     def _group(self, top: str, layers: list[Assignment], include_defaults: bool, *,
                encoded: bool = False) -> tuple[Any, bytes | None]:
