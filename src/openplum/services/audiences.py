@@ -203,13 +203,31 @@ class _Parser:
         if kind in ("all", "any"):
             items = _array(body[kind], f"{path}.{kind}")
             preds = tuple(self.rule(item, f"{path}.{kind}[{i}]", depth + 1) for i, item in enumerate(items))
-            if kind == "all":
-                return lambda p, now: all(f(p, now) for f in preds)
-            return lambda p, now: any(f(p, now) for f in preds)
+            return _all(preds) if kind == "all" else _any(preds)
         if kind == "not":
             inner = self.rule(body["not"], f"{path}.not", depth + 1)
             return lambda p, now: not inner(p, now)
         return _LEAVES[kind](body, path)
+
+
+def _all(preds: tuple[Pred, ...]) -> Pred:
+    def test(p: Profile, now: float) -> bool:
+        for pred in preds:  # noqa: SIM110 - a loop costs less than all() over a generator, on every getVars
+            if not pred(p, now):
+                return False
+        return True
+
+    return test
+
+
+def _any(preds: tuple[Pred, ...]) -> Pred:
+    def test(p: Profile, now: float) -> bool:
+        for pred in preds:  # noqa: SIM110 - as in _all
+            if pred(p, now):
+                return True
+        return False
+
+    return test
 
 
 def _kind(body: dict[str, Any], path: str) -> str:
@@ -270,7 +288,14 @@ def _behaviour_rule(body: dict[str, Any], path: str) -> Pred:
         found = (p.events if kind == "event" else p.states).get(name)
         return _NEVER_DONE if found is None else found
 
-    return lambda p, now: all(t(s, now) for s in (stats(p),) for t in tests)
+    def test(p: Profile, now: float) -> bool:
+        found = stats(p)
+        for check in tests:  # noqa: SIM110 - as in _all
+            if not check(found, now):
+                return False
+        return True
+
+    return test
 
 
 def _window(key: str, days: float) -> Callable[[EventStats | StateStats, float], bool]:
@@ -528,6 +553,9 @@ def _range(v: object, path: str) -> Callable[[float], bool]:
         if not _is_number(bound):
             raise RuleError(f"{path}.{key}", f"expected a number, got {_type(bound)}")
         tests.append((_COMPARE[key], float(bound)))
+    if len(tests) == 1:
+        (compare, bound), = tests
+        return lambda x: compare(x, bound)
     return lambda x: all(compare(x, b) for compare, b in tests)
 
 

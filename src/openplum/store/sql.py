@@ -201,6 +201,12 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         # Row locks (PostgreSQL; SQLite has one writer at a time) keep processes from losing each other's
         # updates; sorted ids keep the lock order the same everywhere, so batches do not deadlock.
         suffix = " ORDER BY user_id FOR UPDATE" if lock and self._pyformat else ""
+        if len(user_ids) == 1:  # getVars, exportUser, most SDK batches: one user, one plain key lookup
+            user_id, = user_ids
+            row = self._exec_light(
+                f"SELECT doc FROM profiles WHERE app_id = ? AND user_id = ?{suffix}", (app_id, user_id)
+            ).fetchone()
+            return {user_id: bytes(row[0])} if row is not None else {}
         for chunk in _chunks(sorted(set(user_ids))):
             marks = ",".join("?" * len(chunk))
             rows = self._exec_light(
