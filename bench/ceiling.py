@@ -1,4 +1,5 @@
-"""The ceiling: a null ASGI handler on openplum's HTTP stack (uvicorn, httptools, the same event loop, msgspec).
+"""The ceiling: a null ASGI handler on openplum's HTTP stack (uvicorn, httptools, the same event loop, msgspec,
+and openplum's protocol, which sends each connection's writes at the end of the event loop's turn).
 
 It reads the whole request body and decodes it with msgspec, as ``/api`` does, then answers a fixed small JSON
 envelope; a GET is answered without parsing anything. Whatever openplum does beyond this is its own cost.
@@ -18,6 +19,8 @@ from typing import Any
 
 import msgspec
 import uvicorn
+
+from openplum.http.protocol import HeldWritesProtocol
 
 _BODY = b'{"response":[{"success":true}]}'
 _HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode())]
@@ -59,7 +62,7 @@ def main() -> None:
     os.environ["BENCH_CEILING_BUSY_US"] = str(args.busy_us)
     uvicorn.run(
         "bench.ceiling:app", host="127.0.0.1", port=args.port, workers=args.workers, loop=args.loop,
-        http="httptools", lifespan="off", access_log=False, log_level="warning",
+        http=HeldWritesProtocol, lifespan="off", access_log=False, log_level="warning",
     )
 
 

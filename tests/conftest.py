@@ -25,6 +25,7 @@ import pytest
 import uvicorn
 
 from openplum.app import OpenplumApp
+from openplum.http.protocol import HeldWritesProtocol
 from openplum.services import apps
 from openplum.settings import Settings
 from openplum.store.base import Tx
@@ -71,7 +72,7 @@ def start_server(settings: Settings, clock: ShiftedClock, backend: str) -> Serve
     app = OpenplumApp(settings)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                            loop=settings.event_loop)
+                            loop=settings.event_loop, http=HeldWritesProtocol)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

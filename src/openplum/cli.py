@@ -91,6 +91,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from openplum.http.protocol import HeldWritesProtocol
+
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     open_store(settings).migrate()
     print(f"openplum {__version__}: serving /api on http://{args.host}:{args.port} ({_where(settings)})",
@@ -98,6 +100,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     uvicorn.run(
         "openplum.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
         log_level=args.log_level, access_log=False, lifespan="on", loop=settings.event_loop,
+        http=HeldWritesProtocol,
     )
     return 0
 
