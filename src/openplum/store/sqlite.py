@@ -21,6 +21,10 @@ T = TypeVar("T")
 
 MMAP_BYTES = 1 << 40
 """Map the whole database file, however large (SQLite caps it at its compile-time limit, 2 GiB by default)."""
+PAGE_BYTES = 16384
+"""Pages of a new database file. A profile is a JSON document of about 1 to 4 KB; with 4 KiB pages, a row of the
+``profiles`` table (``WITHOUT ROWID``) over about 1,000 bytes keeps its tail in an overflow page, so a profile
+read or write touched two random pages and the table took several times the space of its data."""
 CACHE_KIB = 16384
 """Page cache per connection (16 MiB): hot B-tree interior pages stay decoded; memory does not grow with data."""
 
@@ -48,6 +52,7 @@ class SqliteStore:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute(f"PRAGMA page_size={PAGE_BYTES}")  # before WAL writes the header; a file in use keeps its own
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA busy_timeout=30000")
