@@ -10,12 +10,18 @@ again with its answer. One statement in autocommit is consistent by itself. A re
 statement, or for a different one on its second pass, stops (``ReadAgain``) and the store runs it the full way.
 A read may thus run up to three times: as every store's reads may (``ReadAgain``), it must have no effect but
 its answer (``actions.runner`` drops the follow-ups a run that did not finish had queued).
+
+Lookups by key that many requests make at once (a profile for each ``getVars``) share a statement: the reader is
+given, for such a single-key statement, its form for many keys (the key column first, the last parameter an
+array). Lookups asked during one turn of the loop wait for the next turn, then go as one statement, whose rows
+are shared out by key. psycopg's cost per statement (and the server's) is then paid once per turn instead of
+once per request; a lookup asked alone goes as its own statement, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -27,6 +33,8 @@ T = TypeVar("T")
 
 WAIT_SECONDS = 10.0
 """How long a read waits for a free connection before it is answered as a store outage (503)."""
+SHARED_KEYS = 256
+"""The most keys one shared statement asks for; more waiting lookups go as several statements."""
 
 
 class _Asked(ReadAgain):
@@ -70,10 +78,15 @@ class _Stand:
 class LoopReader:
     """Up to ``size`` async connections, opened on first use on the loop that opened the reader."""
 
-    def __init__(self, conninfo: str, kwargs: dict[str, Any], size: int) -> None:
+    def __init__(self, conninfo: str, kwargs: dict[str, Any], size: int, shared: Mapping[str, str] = {}) -> None:
+        """``shared`` maps a single-key statement to its form for many keys (see the module's documentation)."""
         self._conninfo = conninfo
         self._kwargs = kwargs
         self._size = size
+        self._shared = dict(shared)
+        self._single = {many: one for one, many in shared.items()}
+        self._sending: set[asyncio.Task[None]] = set()
+        self._waiting: dict[tuple[str, tuple[Any, ...]], dict[Any, list[asyncio.Future[_Rows]]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
         self._idle: list[psycopg.AsyncConnection[Any]] = []
@@ -109,8 +122,57 @@ class LoopReader:
         except _Asked:
             pass
         assert stand.asked is not None
-        stand.answer = await self._fetch(*stand.asked)
+        query, params = stand.asked
+        many = self._shared.get(query)
+        stand.answer = await (self._share(many, params) if many is not None else self._fetch(query, params))
         return fn(make_tx(stand))
+
+    def _share(self, many: str, params: tuple[Any, ...]) -> asyncio.Future[_Rows]:
+        """The rows for ``params``'s key, from the statement this turn's lookups of ``many`` will share."""
+        assert self._loop is not None
+        group = (many, params[:-1])
+        waiting = self._waiting.get(group)
+        if waiting is None:
+            waiting = self._waiting[group] = {}
+            self._loop.call_soon(self._send_shared, group)
+        future: asyncio.Future[_Rows] = self._loop.create_future()
+        waiting.setdefault(params[-1], []).append(future)
+        return future
+
+    def _send_shared(self, group: tuple[str, tuple[Any, ...]]) -> None:
+        assert self._loop is not None
+        waiting = self._waiting.pop(group)
+        keys = list(waiting)
+        for at in range(0, len(keys), SHARED_KEYS):
+            chunk = {key: waiting[key] for key in keys[at:at + SHARED_KEYS]}
+            task = self._loop.create_task(self._answer_shared(group, chunk))
+            self._sending.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(self._sending.discard)
+
+    async def _answer_shared(
+        self, group: tuple[str, tuple[Any, ...]], waiting: dict[Any, list[asyncio.Future[_Rows]]]
+    ) -> None:
+        many, head = group
+        try:
+            if len(waiting) == 1:  # alone this turn: its own statement, as a lookup that is never shared
+                (key,) = waiting
+                answers = {key: await self._fetch(self._single[many], (*head, key))}
+            else:
+                found = await self._fetch(many, (*head, list(waiting)))
+                by_key: dict[Any, list[Any]] = {key: [] for key in waiting}
+                for row in found.fetchall():
+                    by_key[row[0]].append(row[1:])
+                answers = {key: _Rows(rows, len(rows)) for key, rows in by_key.items()}
+        except Exception as exc:  # every lookup waiting on the statement gets its failure
+            _fail(waiting, exc)
+            return
+        except BaseException:
+            _fail(waiting, StoreUnavailable())
+            raise
+        for key, futures in waiting.items():
+            for future in futures:
+                if not future.done():  # a request that stopped waiting (its client left) is skipped
+                    future.set_result(answers[key])
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> _Rows:
         """The statement's rows, on a free connection. A connection that was lost while idle (the server
@@ -156,3 +218,10 @@ class LoopReader:
         if conn is not None:
             self._opened.discard(conn)
             await conn.close()
+
+
+def _fail(waiting: dict[Any, list[asyncio.Future[_Rows]]], exc: Exception) -> None:
+    for futures in waiting.values():
+        for future in futures:
+            if not future.done():
+                future.set_exception(exc)

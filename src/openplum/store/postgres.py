@@ -24,7 +24,7 @@ from openplum.store.base import EventRow
 from openplum.store.loop_reads import LoopReader
 from openplum.store.migrate import apply_migrations
 from openplum.store.reads import ReadGate
-from openplum.store.sql import ReadAgain, SqlTx
+from openplum.store.sql import PROFILE_OF_USER, ReadAgain, SqlTx
 from openplum.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -47,6 +47,11 @@ _LOCK_USERS = (
     "FROM unnest(%s::text[]) AS u) AS s ORDER BY k"
 )
 _json = msgspec.json.Encoder()
+_SHARED_READS = {
+    PROFILE_OF_USER.replace("?", "%s"):
+        "SELECT user_id, doc FROM profiles WHERE app_id = %s AND user_id = ANY(%s::text[])",
+}
+"""Single-key lookups that concurrent requests' loop reads share, with their form for many keys."""
 
 
 class PgTx(SqlTx):
@@ -163,7 +168,8 @@ class PostgresStore:
             open=False,
         )
         self._pool.open(wait=True, timeout=30)
-        self._loop_reader = LoopReader(self._conninfo, {**self._kwargs, "options": options}, self._nreaders)
+        self._loop_reader = LoopReader(self._conninfo, {**self._kwargs, "options": options}, self._nreaders,
+                                       _SHARED_READS)
         self._loop_reader.open()
         self._writer.start()
 

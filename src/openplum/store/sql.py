@@ -22,6 +22,8 @@ from openplum.store.postbacks_sql import PostbacksSql
 from openplum.store.report_sql import ReportSql
 
 _CHUNK = 400
+PROFILE_OF_USER = "SELECT doc FROM profiles WHERE app_id = ? AND user_id = ?"
+"""One user's profile (``getVars``, ``exportUser``, most SDK batches): PostgreSQL's loop reads share it."""
 
 
 class ReadAgain(BaseException):
@@ -203,9 +205,7 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         suffix = " ORDER BY user_id FOR UPDATE" if lock and self._pyformat else ""
         if len(user_ids) == 1:  # getVars, exportUser, most SDK batches: one user, one plain key lookup
             user_id, = user_ids
-            row = self._exec_light(
-                f"SELECT doc FROM profiles WHERE app_id = ? AND user_id = ?{suffix}", (app_id, user_id)
-            ).fetchone()
+            row = self._exec_light(PROFILE_OF_USER + suffix, (app_id, user_id)).fetchone()
             return {user_id: bytes(row[0])} if row is not None else {}
         for chunk in _chunks(sorted(set(user_ids))):
             marks = ",".join("?" * len(chunk))
