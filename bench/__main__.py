@@ -62,6 +62,7 @@ def sqlite_rows(bench: Bench, ceiling: Server, users: int, million: bool) -> lis
         rows.append(ingest)
     finally:
         dep.stop()
+    rows.append(scenarios.floor(bench, bench.tmp, ingest))
     for size in [1_000, *([1_000_000] if million else [])]:
         small = Deployment("SQLite", sqlite_env(bench.tmp / f"sqlite-{size}"), bench.tmp)
         try:

@@ -7,15 +7,17 @@ ratio is the median of the per-pair ratios.
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import profile, workload, wrk
-from bench.deployment import APP_ID, EXPORT_USERS, KEYS, Deployment
+from bench.deployment import APP_ID, EXPORT_USERS, KEYS, Deployment, sqlite_env
 from bench.report import Row
-from bench.servers import Server
+from bench.servers import ROOT, Server
 
 INGEST_USERS = 100_000
 _WINDOW_MS = 10_000_000
@@ -135,6 +137,33 @@ def export_user(bench: Bench, dep: Deployment, ceiling_runs: list[wrk.Run], conn
               connections=connections)
     row.rss_mib = dep.server.rss_mib()
     return row
+
+
+def floor(bench: Bench, tmp: Path, ingest_row: Row, users: int = INGEST_USERS) -> Row:
+    """SQLite alone committing what the ingest requests write (``bench/floor.py``), against the ingest row's ceiling:
+    the most the ingest row could reach with the same store and schema, whatever the rest of the server costs."""
+    dirs = [tmp / "floor-record", tmp / "floor-replay"]
+    for d in dirs:
+        Deployment("SQLite", sqlite_env(d), tmp).create_app()
+    argv = [sys.executable, "-m", "bench.floor", "--data-dir", str(dirs[0]), "--replay-dir", str(dirs[1]),
+            "--users", str(users), "--runs", str(bench.runs), "--batches", str(_floor_batches(bench.seconds))]
+    done = subprocess.run(argv, env=sqlite_env(dirs[0]), cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"bench.floor failed: {done.stderr.strip()[-2000:]}")
+    runs = []
+    for line in done.stdout.splitlines():
+        r = json.loads(line)
+        run = wrk.Run(int(r["requests"]), r["seconds"], r["p50_ms"], r["p90_ms"], r["p99_ms"], r["max_ms"], 0,
+                      r["cpu"])
+        runs.append(run)
+        bench.log(f"floor SQLite run {r['run']}: {_show(run)}")
+    return Row("floor: ingest's writes alone", "SQLite", 1, users, workload.BATCH, runs, ingest_row.ceiling,
+               "none: bounds the ingest row (no HTTP, no parsing, no action logic)", None)
+
+
+def _floor_batches(seconds: float) -> int:
+    """Jobs per floor run: about ``seconds`` of work at a few hundred batches per second."""
+    return max(500, int(seconds * 300))
 
 
 def calibration(bench: Bench, ceiling: Server, busy: Server, busy_us: float) -> Row:
