@@ -161,7 +161,9 @@ class LoopReader:
                 found = await self._fetch(many, (*head, list(waiting)))
                 by_key: dict[Any, list[Any]] = {key: [] for key in waiting}
                 for row in found.fetchall():
-                    by_key[row[0]].append(row[1:])
+                    rows = by_key.get(row[0])
+                    if rows is not None:  # always, as user ids compare exactly; never a KeyError for all waiting
+                        rows.append(row[1:])
                 answers = {key: _Rows(rows, len(rows)) for key, rows in by_key.items()}
         except Exception as exc:  # every lookup waiting on the statement gets its failure
             _fail(waiting, exc)
