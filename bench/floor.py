@@ -40,6 +40,10 @@ from openplum.store import open_store
 
 _ID_FLOOR = 1 << 40
 """Integers at least this large in a recorded call are random ids (events, states, sessions): replaced."""
+_TIMES = 1e9
+"""Floats at least this large are times (an event's, the server's clock): each replay moves them on by ``_STEP``
+times its number, so times keep increasing as under real traffic (indexes on time grow at their end)."""
+_STEP = 0.01
 _KEY_BYTES = 16
 """Replay keys are 16 bytes (a 4-byte user prefix, then a 12-byte digest): the digest is replaced."""
 
@@ -143,9 +147,9 @@ async def record(data_dir: Path, requests: int) -> list[list[Call]]:
 
 def _swap(value: Any, mapping: dict[Any, Any], fresh: Callable[[Any], Any]) -> Any:
     """``value`` with its ids, keys and user names replaced, the same replacement for the same old value."""
-    if isinstance(value, bool) or value is None or isinstance(value, float):
+    if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, int | str | bytes):
+    if isinstance(value, int | float | str | bytes):
         if value in mapping:
             return mapping[value]
         new = fresh(value)
@@ -164,14 +168,17 @@ def _swap(value: Any, mapping: dict[Any, Any], fresh: Callable[[Any], Any]) -> A
     return value
 
 
-def replays(jobs: list[list[Call]], batches: int, users: int, rng: random.Random) -> list[list[Call]]:
-    """``batches`` copies of the recorded jobs, each for a random user among ``users``, with fresh ids/keys."""
+def replays(jobs: list[list[Call]], first: int, batches: int, users: int, rng: random.Random) -> list[list[Call]]:
+    """Replays ``first`` .. ``first + batches - 1`` of the recorded jobs, each for a random user among ``users``,
+    with fresh ids and keys, and times moved on by its number."""
     out = []
-    for n in range(batches):
+    for n in range(first, first + batches):
         template = jobs[n % len(jobs)]
         user = rng.randrange(1, users + 1)
 
-        def fresh(old: Any, user: int = user) -> Any:
+        def fresh(old: Any, user: int = user, shift: float = n * _STEP) -> Any:
+            if isinstance(old, float) and old >= _TIMES:
+                return old + shift
             if isinstance(old, int) and old >= _ID_FLOOR:
                 return rng.getrandbits(63) or 1
             if isinstance(old, bytes) and len(old) == _KEY_BYTES:
@@ -227,7 +234,7 @@ async def main(args: argparse.Namespace) -> None:
         raise RuntimeError("recording: no write job inserted events")
     rng = random.Random(args.seed)
     for n in range(args.runs):
-        work = replays(jobs, args.batches, args.users, rng)
+        work = replays(jobs, n * args.batches, args.batches, args.users, rng)
         result = await replay(args.replay_dir, work, args.connections)
         result["run"] = n + 1
         print(json.dumps(result), flush=True)
