@@ -1,14 +1,15 @@
 """The storage floor of the ingest scenario: SQLite alone committing what ingest requests write.
 
-``python -m bench.floor --data-dir D --users N --batches B --runs R`` (run by ``bench/run`` after the ingest row,
-with the environment of a fresh SQLite deployment whose app exists). It has two steps:
+``python -m bench.floor --data-dir D --replay-dir E --users N --batches B --runs R`` (run by ``bench/run`` after the
+ingest row; D and E are fresh SQLite deployments whose app exists). It has two steps:
 
 1. **Record.** A few hundred ingest requests, shaped as ``bench/lua/ingest.lua`` sends them, go through openplum
    itself in this process (its ASGI app on a store that records every call a write job makes on its
    transaction: the profile read, the replay keys' claim, the profile, event, state and session writes).
 2. **Replay.** On a second, fresh store, 64 tasks submit those jobs again through the store's group-commit writer,
-   each job making the same calls with the same rows, for users spread over ``--users`` and with fresh ids and
-   keys, so nothing collides with an earlier row. Nothing else runs: no HTTP, no parsing, no action logic.
+   each job making the same calls with the same rows, for users spread over ``--users``, with fresh ids and
+   keys (nothing collides with an earlier row) and with its times moved on. Nothing else runs: no HTTP, no
+   parsing, no action logic.
 
 Each run prints one JSON line: batches committed, seconds, CPU used, and the p50/p90/p99/max of a job's wait for
 its commit. What the store alone commits per second is an upper bound for the ingest row on the same machine:
