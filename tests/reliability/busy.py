@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from openplum.errors import RequestRejected
 from openplum.store.base import Tx
 from tests.conftest import ApiClient, Server, ShiftedClock, create_test_app, make_settings, start_server
 from tests.reliability.load import AppKeys
@@ -93,21 +94,30 @@ def slowed(monkeypatch: pytest.MonkeyPatch, server: Server, method: str, seconds
 
 
 class Held:
-    """How many requests the server is working on at once (``Api.handle`` calls under way), at most."""
+    """How many requests the server is working on at once (``Api.handle`` calls under way), at most, and the
+    statuses it answered them with: those of clients that had given up included, which they never saw."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, server: Server) -> None:
         self.now = 0
         self.peak = 0
+        self.statuses: dict[int, int] = {}
         api = server.app.api
         handle = api.handle
 
         async def counted(request: Any) -> Any:
             self.now += 1  # one event loop: no lock needed
             self.peak = max(self.peak, self.now)
+            status = 0  # no answer: the request was cancelled
             try:
-                return await handle(request)
+                answer = await handle(request)
+                status = answer[0]
+                return answer
+            except RequestRejected as exc:
+                status = exc.status
+                raise
             finally:
                 self.now -= 1
+                self.statuses[status] = self.statuses.get(status, 0) + 1
 
         monkeypatch.setattr(api, "handle", counted)
 

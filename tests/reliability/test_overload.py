@@ -178,12 +178,13 @@ def test_clients_that_give_up_on_writes_do_not_make_the_server_hold_their_work(
 
     flood(server.url, send, threads=threads, seconds=0.3, timeout=0.05)  # warm-up: threads, buffers, arenas
     held.settle()
-    held.peak = 0
+    held.peak, held.statuses = 0, {}
     with Peak() as memory:
         outcomes = flood(server.url, send, threads=threads, seconds=1.5, timeout=0.05)
         held.settle()
 
-    assert "503" in outcomes, outcomes
+    # Beyond capacity the server sheds: on a slow machine every client may have given up before its 503 came
+    assert held.statuses.get(503), (held.statuses, outcomes)
     assert not set(outcomes) - {"200", "503", "gave up"}, outcomes
     # the clients' own requests, plus at most a full queue and the group being committed; the bodies of the
     # thousands of requests sent (hundreds of MB) are not kept
