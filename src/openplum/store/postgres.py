@@ -24,7 +24,7 @@ from openplum.store.base import EventRow
 from openplum.store.loop_reads import LoopReader
 from openplum.store.migrate import apply_migrations
 from openplum.store.reads import ReadGate
-from openplum.store.sql import PROFILE_OF_USER, ReadAgain, SqlTx
+from openplum.store.sql import PROFILE_OF_USER, ReadAgain, SqlTx, pyformat
 from openplum.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ _LOCK_USERS = (
 )
 _json = msgspec.json.Encoder()
 _SHARED_READS = {
-    PROFILE_OF_USER.replace("?", "%s"):
+    pyformat(PROFILE_OF_USER):
         "SELECT user_id, doc FROM profiles WHERE app_id = %s AND user_id = ANY(%s::text[])",
 }
 """Single-key lookups that concurrent requests' loop reads share, with their form for many keys."""

@@ -26,6 +26,11 @@ PROFILE_OF_USER = "SELECT doc FROM profiles WHERE app_id = ? AND user_id = ?"
 """One user's profile (``getVars``, ``exportUser``, most SDK batches): PostgreSQL's loop reads share it."""
 
 
+def pyformat(sql: str) -> str:
+    """A statement written with ``?`` placeholders (SQLite's), in psycopg's ``%s`` form."""
+    return sql.replace("?", "%s")
+
+
 class ReadAgain(BaseException):
     """A read tried the cheap way reached a statement beyond its limits: run it again the full way.
 
@@ -92,7 +97,7 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
             return sql
         out = self._cache.get(sql)
         if out is None:
-            out = self._cache[sql] = sql.replace("?", "%s")
+            out = self._cache[sql] = pyformat(sql)
         return out
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
