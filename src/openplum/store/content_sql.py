@@ -22,6 +22,9 @@ class ContentSql:
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:  # pragma: no cover - provided by SqlTx
         raise NotImplementedError
 
+    def _changed(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover - provided by SqlTx
+        raise NotImplementedError
+
     # -- content -------------------------------------------------------------------------------------------
     def content_versions(self) -> dict[str, int]:
         return {a: int(v) for a, v in self._exec("SELECT app_id, version FROM content_versions").fetchall()}
@@ -54,15 +57,14 @@ class ContentSql:
         )
 
     def set_variable_value(self, app_id: str, name: str, value: bytes | None, now: float) -> bool:
-        cur = self._exec(
+        return bool(self._changed(
             "UPDATE variables SET value = ?, updated = ? WHERE app_id = ? AND name = ?", (value, now, app_id, name)
-        )
-        return bool(cur.rowcount)
+        ))
 
     def delete_variables(self, app_id: str, names: Sequence[str]) -> list[str]:
         removed: list[str] = []
         for name in names:
-            if self._exec("DELETE FROM variables WHERE app_id = ? AND name = ?", (app_id, name)).rowcount:
+            if self._changed("DELETE FROM variables WHERE app_id = ? AND name = ?", (app_id, name)):
                 removed.append(name)
         return removed
 
@@ -93,8 +95,7 @@ class ContentSql:
         )
 
     def delete_audience(self, app_id: str, audience_id: int) -> bool:
-        cur = self._exec("DELETE FROM audiences WHERE app_id = ? AND audience_id = ?", (app_id, audience_id))
-        return bool(cur.rowcount)
+        return bool(self._changed("DELETE FROM audiences WHERE app_id = ? AND audience_id = ?", (app_id, audience_id)))
 
     def list_ab_tests(self, app_id: str) -> list[AbTestRow]:
         rows = self._exec(
@@ -111,9 +112,9 @@ class ContentSql:
         )
 
     def delete_ab_test(self, app_id: str, test_id: int) -> bool:
-        cur = self._exec("DELETE FROM ab_tests WHERE app_id = ? AND test_id = ?", (app_id, test_id))
+        deleted = self._changed("DELETE FROM ab_tests WHERE app_id = ? AND test_id = ?", (app_id, test_id))
         self._exec("DELETE FROM forced_variants WHERE app_id = ? AND test_id = ?", (app_id, test_id))
-        return bool(cur.rowcount)
+        return bool(deleted)
 
     def forced_variants(self, app_id: str) -> dict[tuple[str, int], int]:
         rows = self._exec(
@@ -146,10 +147,9 @@ class ContentSql:
         return [(t, n, c, r) for t, n, c, r in rows]
 
     def revoke_admin_token(self, token_id: str, now: float) -> bool:
-        cur = self._exec(
+        return bool(self._changed(
             "UPDATE admin_tokens SET revoked = ? WHERE token_id = ? AND revoked IS NULL", (now, token_id)
-        )
-        return bool(cur.rowcount)
+        ))
 
     def admin_token_hashes(self) -> dict[str, bytes]:
         rows = self._exec("SELECT token_id, token_hash FROM admin_tokens WHERE revoked IS NULL").fetchall()

@@ -60,6 +60,9 @@ class FilesSql:
     def _exec(self, sql: str, params: Any = ()) -> Any:  # pragma: no cover - provided by SqlTx
         raise NotImplementedError
 
+    def _changed(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover - provided by SqlTx
+        raise NotImplementedError
+
     def put_file(self, app_id: str, row: FileRow) -> None:
         self._exec(
             f"INSERT INTO files (app_id, {_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -77,7 +80,7 @@ class FilesSql:
         return [_row(r) for r in rows]
 
     def delete_file(self, app_id: str, name: str) -> bool:
-        return bool(self._exec("DELETE FROM files WHERE app_id = ? AND name = ?", (app_id, name)).rowcount)
+        return bool(self._changed("DELETE FROM files WHERE app_id = ? AND name = ?", (app_id, name)))
 
     def discard_blob(self, storage_key: str, now: float) -> None:
         self._exec(

@@ -66,6 +66,9 @@ class JobsSql:
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:  # pragma: no cover - provided by SqlTx
         raise NotImplementedError
 
+    def _changed(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover - provided by SqlTx
+        raise NotImplementedError
+
     def insert_job(self, job_id: str, app_id: str, kind: str, params: bytes, now: float) -> None:
         self._exec(
             "INSERT INTO jobs (job_id, app_id, kind, state, params, created) VALUES (?, ?, ?, 'PENDING', ?, ?)",
@@ -103,11 +106,10 @@ class JobsSql:
         return _row(row) if row else None
 
     def renew_job(self, job_id: str, lease_until: float, progress: float) -> bool:
-        cur = self._exec(
+        return bool(self._changed(
             "UPDATE jobs SET lease_until = ?, progress = ? WHERE job_id = ? AND state = 'RUNNING'",
             (lease_until, progress, job_id),
-        )
-        return bool(cur.rowcount)
+        ))
 
     def finish_job(self, job_id: str, state: str, result: bytes | None, error: str | None, now: float,
                    params: bytes | None = None) -> None:
@@ -119,9 +121,8 @@ class JobsSql:
         )
 
     def fail_exhausted_jobs(self, now: float, max_attempts: int) -> int:
-        cur = self._exec(
+        return self._changed(
             "UPDATE jobs SET state = 'FAILED', error = 'The job was interrupted too many times (server restarts)', "
             "finished = ?, lease_until = NULL WHERE state = 'RUNNING' AND lease_until < ? AND attempts >= ?",
             (now, now, max_attempts),
         )
-        return int(cur.rowcount or 0)

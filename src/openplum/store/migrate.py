@@ -21,11 +21,21 @@ def _yoyo_url(backend: str, target: str) -> str:
     return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, urlencode(query), ""))
 
 
+def migration_ids(backend: str) -> list[str]:
+    """The ids of every migration of ``backend``, in order."""
+    return [m.id for m in read_migrations(str(_HERE / backend))]
+
+
 def apply_migrations(backend: str, target: str) -> list[str]:
     """Apply pending migrations to the SQLite file or PostgreSQL URL ``target``; return the ids applied."""
     yoyo = get_backend(_yoyo_url(backend, target))
-    migrations = read_migrations(str(_HERE / backend))
-    with yoyo.lock():
-        pending = yoyo.to_apply(migrations)
-        yoyo.apply_migrations(pending)
+    try:
+        migrations = read_migrations(str(_HERE / backend))
+        with yoyo.lock():
+            pending = yoyo.to_apply(migrations)
+            yoyo.apply_migrations(pending)
+    finally:
+        # Closed here, not whenever it is collected: the SQLite store's own connections (another SQLite
+        # library) open the file next, and must not share it with this one.
+        yoyo.connection.close()
     return [m.id for m in pending]

@@ -98,6 +98,9 @@ class PostbacksSql:
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:  # pragma: no cover - provided by SqlTx
         raise NotImplementedError
 
+    def _changed(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover - provided by SqlTx
+        raise NotImplementedError
+
     # -- definitions and secrets -------------------------------------------------------------------------
     def insert_postback(self, app_id: str, kind: str, url: str, channels: str, now: float) -> int:
         row = self._exec(
@@ -114,8 +117,7 @@ class PostbacksSql:
         return [PostbackRow(int(r[0]), r[1], r[2], r[3], float(r[4])) for r in rows]
 
     def delete_postback(self, app_id: str, postback_id: int) -> bool:
-        cur = self._exec("DELETE FROM postbacks WHERE app_id = ? AND postback_id = ?", (app_id, postback_id))
-        if not cur.rowcount:
+        if not self._changed("DELETE FROM postbacks WHERE app_id = ? AND postback_id = ?", (app_id, postback_id)):
             return False
         self._exec("DELETE FROM postback_outbox WHERE postback_id = ?", (postback_id,))
         return True
@@ -181,13 +183,12 @@ class PostbacksSql:
         )
 
     def bury_exhausted_deliveries(self, now: float, max_attempts: int) -> int:
-        cur = self._exec(
+        return self._changed(
             f"UPDATE postback_outbox SET state = '{DEAD}', updated = ?, last_error = COALESCE(last_error, "
             "'The delivery was interrupted too many times (server restarts)') "
             f"WHERE state = '{PENDING}' AND due <= ? AND attempts >= ?",
             (now, now, max_attempts),
         )
-        return int(cur.rowcount or 0)
 
     def delivery_counts(self, app_id: str) -> dict[str, int]:
         rows = self._exec(
@@ -206,9 +207,8 @@ class PostbacksSql:
     def replay_dead_letters(self, app_id: str, delivery_id: int | None, now: float) -> int:
         only = "" if delivery_id is None else " AND delivery_id = ?"
         args: tuple[Any, ...] = (now, now, app_id) if delivery_id is None else (now, now, app_id, delivery_id)
-        cur = self._exec(
+        return self._changed(
             f"UPDATE postback_outbox SET state = '{PENDING}', attempts = 0, due = ?, updated = ? "
             f"WHERE app_id = ? AND state = '{DEAD}'{only}",
             args,
         )
-        return int(cur.rowcount or 0)

@@ -115,6 +115,10 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
             return self._send(self._sql(sql), params)
         return self._conn.execute(self._sql(sql), params)
 
+    def _changed(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement that changes rows; how many it changed."""
+        return int(self._exec(sql, params).rowcount or 0)
+
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
@@ -375,5 +379,4 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         self._many("DELETE FROM ingest_keys WHERE app_id = ? AND key = ?", [(app_id, k) for k in keys])
 
     def forget_keys(self, seen_before: float) -> int:
-        cur = self._exec("DELETE FROM ingest_keys WHERE seen < ?", (seen_before,))
-        return int(cur.rowcount or 0)
+        return self._changed("DELETE FROM ingest_keys WHERE seen < ?", (seen_before,))
