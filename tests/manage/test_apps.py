@@ -71,6 +71,7 @@ def test_an_app_id_that_exists_is_a_conflict_and_changes_nothing(admin: Admin, a
 @pytest.mark.parametrize(("body", "named"), [
     ({"name": ""}, "name"),
     ({"name": "x", "appId": "has space"}, "app id"),
+    ({"name": "x", "appId": ""}, "app id"),  # empty is not "choose one for me": that is leaving it out
     ({"name": "x", "keys": {"superuser": "k1"}}, "keys"),
     ({"name": "x", "keys": {"production": "same_key", "development": "same_key"}}, "different"),
     ({"name": "x", "keys": {"production": "bad key!"}}, "production key"),

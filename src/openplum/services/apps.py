@@ -86,7 +86,7 @@ def new_app(
 ) -> AppRecord:
     if not name.strip():
         raise InvalidAppInput("name must not be empty")
-    app_id = app_id or generate_app_id()
+    app_id = generate_app_id() if app_id is None else app_id  # an empty id given is an error, not "choose one"
     if not _TOKEN.match(app_id):
         raise InvalidAppInput("app id must be 1-200 characters of letters, digits, '_', '-' or '.'")
     chosen = {cls: (keys or {}).get(cls) or generate_key(cls) for cls in KeyClass}
