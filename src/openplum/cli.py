@@ -8,17 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sqlite3
 import sys
 from collections.abc import Sequence
-
-import apsw
-import psycopg
 
 from openplum import __version__, cli_jobs
 from openplum.services import admin_tokens, apps
 from openplum.settings import Settings, from_env
-from openplum.store import open_store
+from openplum.store import UNAVAILABLE, open_store
 from openplum.store.base import Tx
 
 
@@ -57,20 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_STORE_UNAVAILABLE = (
-    psycopg.OperationalError, sqlite3.OperationalError,  # migrations open SQLite with the standard library
-    apsw.CantOpenError, apsw.ReadOnlyError, apsw.PermissionsError, apsw.IOError, apsw.FullError, apsw.BusyError,
-    apsw.NotADBError,
-)
-"""Errors that mean the store cannot be reached or written, not that openplum failed."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = from_env()
     try:
         return _run(settings, args)
-    except _STORE_UNAVAILABLE as exc:
+    except UNAVAILABLE as exc:
         # An unreachable or unwritable store is the operator's to fix: say which one, without a traceback.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"openplum: cannot open the store ({_where(settings)}): {reason}", file=sys.stderr)

@@ -5,10 +5,22 @@ Owns every SQL statement and the migrations. Knows nothing of HTTP or of Leanplu
 
 from __future__ import annotations
 
+import sqlite3
+
+import apsw
+import psycopg
+
 from openplum.settings import Settings
 from openplum.store.base import Store
 from openplum.store.postgres import PostgresStore
 from openplum.store.sqlite import SqliteStore
+
+UNAVAILABLE = (
+    psycopg.OperationalError, sqlite3.OperationalError,  # migrations open SQLite with the standard library
+    apsw.CantOpenError, apsw.ReadOnlyError, apsw.PermissionsError, apsw.IOError, apsw.FullError, apsw.BusyError,
+    apsw.NotADBError,
+)
+"""Errors that mean the store cannot be reached or written (the operator's to fix), not that openplum failed."""
 
 
 def open_store(settings: Settings) -> SqliteStore | PostgresStore:
@@ -23,4 +35,4 @@ def open_store(settings: Settings) -> SqliteStore | PostgresStore:
     )
 
 
-__all__ = ["PostgresStore", "SqliteStore", "Store", "open_store"]
+__all__ = ["UNAVAILABLE", "PostgresStore", "SqliteStore", "Store", "open_store"]
