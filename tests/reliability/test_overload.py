@@ -131,7 +131,10 @@ def test_beyond_capacity_batches_are_shed_with_503_nothing_acknowledged_is_lost_
 
 def test_a_write_shed_inside_a_single_call_is_a_503_too(busy_api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     server = busy_api.server
-    slowed(monkeypatch, server, "write", 0.02)
+    # Each writer takes every request queued when it starts a group, so requests must pile up while all writers
+    # are busy: a write far longer than the clients take to send theirs. At 20 ms, PostgreSQL's two writers
+    # sometimes took each arrival as it came and nothing was ever shed.
+    slowed(monkeypatch, server, "write", 0.1)
 
     def track(http: httpx.Client) -> httpx.Response:
         return http.post("/api", params={"appId": busy_api.app.app_id, "clientKey": busy_api.app.production,
