@@ -15,8 +15,11 @@ NUL_MESSAGE = "Parameters must not contain NUL (\\u0000) characters."
 def may_hold_nul(*raw: bytes) -> bool:
     """Whether any parameter decoded from these raw bytes (query string, body) could hold a NUL: raw, as a JSON
     escape (``\\u0000``), percent-encoded (``%00``), or a percent-encoded JSON escape (``%5Cu0000``). Any
-    ``u0000`` counts, escaped or not: a false alarm only costs the exact walk of ``holds_nul``."""
-    return any(b"\x00" in part or b"u0000" in part or b"%00" in part for part in raw)
+    ``u0000`` counts, escaped or not: a false alarm only costs the exact walk of ``holds_nul``.
+
+    ``find`` rather than ``in``: CPython 3.11 tries the operand of ``in`` on bytes as an integer first, and
+    builds (then drops) a TypeError for every bytes operand, four times the cost of the search."""
+    return any(part.find(b"\x00") >= 0 or part.find(b"u0000") >= 0 or part.find(b"%00") >= 0 for part in raw)
 
 
 def holds_nul(value: Any) -> bool:

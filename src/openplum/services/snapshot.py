@@ -16,7 +16,7 @@ import msgspec
 
 from openplum.services import experiments, variables
 from openplum.services.audiences import Audience, Rule, parse_audience
-from openplum.services.experiments import AbTest, Variant
+from openplum.services.experiments import AbTest, Placement, Variant
 from openplum.services.profile import Profile
 from openplum.store.base import Tx
 
@@ -49,6 +49,7 @@ class _Layout:
 
 
 _encoder = msgspec.json.Encoder()
+_UNKNOWN: Any = object()
 
 
 def _part(top: str, value: Any) -> bytes:
@@ -84,7 +85,8 @@ class Snapshot:
         out: list[Assignment] = []
         forced = self._forced_by_device().get(device_id) if device_id else None
         exposures = profile.exposures
-        for test, rule, key, by_id in self._running():
+        user_id = profile.user_id
+        for test, rule, key, by_id, placement in self._running():
             variant = by_id.get(forced[test.id]) if forced and test.id in forced else None
             if variant is None and test.targeting_sticky:
                 # Sticky: once exposed, a user keeps the variant even if they leave the audience.
@@ -94,9 +96,9 @@ class Snapshot:
             if variant is None:
                 if rule is not None and not rule.matches(profile, now):
                     continue
-                if not experiments.in_traffic(self.app_id, test, profile.user_id):
+                if not placement.in_traffic(user_id):
                     continue
-                variant = experiments.pick_variant(self.app_id, test, profile.user_id)
+                variant = placement.pick(user_id)
             if variant is not None:
                 out.append(Assignment(test, variant))
         return out
@@ -125,16 +127,34 @@ class Snapshot:
         variants the users are in.
         """
         layout = self._layout(include_defaults)
-        touched = self._touched(assignments, include_defaults)
-        if touched is None:  # a new top-level name reorders the groups: encode the whole rebuilt tree
-            return msgspec.Raw(_encoder.encode(self.vars_for(assignments, include_defaults=include_defaults)))
+        tops_of = self._tops_of(include_defaults)
+        touched: dict[str, list[tuple[int, int]]] = {}  # each group the variants change: the variants, in order
+        for assignment in assignments:
+            variant_key = (assignment.test.id, id(assignment.variant))
+            tops = tops_of.get(variant_key, _UNKNOWN)
+            if tops is _UNKNOWN:
+                split = self._split(assignment.test, assignment.variant, include_defaults)
+                tops = tops_of[variant_key] = None if split is None else tuple(split)
+            if tops is None:  # a new top-level name reorders the groups: encode the whole rebuilt tree
+                return msgspec.Raw(_encoder.encode(self.vars_for(assignments, include_defaults=include_defaults)))
+            for top in tops:
+                layers = touched.get(top)
+                if layers is None:
+                    touched[top] = [variant_key]
+                else:
+                    layers.append(variant_key)
         if not touched:
             return layout.whole
         parts = layout.parts.copy()
+        groups, index = self._groups, layout.index
         for top, layers in touched.items():
-            part = self._group(top, layers, include_defaults, encoded=True)[1]
-            assert part is not None
-            parts[layout.index[top]] = part
+            found = groups.get((include_defaults, top, *layers))
+            part = found[1] if found is not None else None
+            if part is None:
+                by_key = {(a.test.id, id(a.variant)): a for a in assignments}
+                part = self._group(top, [by_key[k] for k in layers], include_defaults, encoded=True)[1]
+                assert part is not None
+            parts[index[top]] = part
         return msgspec.Raw(b"{" + b",".join(parts) + b"}")
 
     def _vars_for(self, assignments: list[Assignment], include_defaults: bool) -> dict[str, Any]:
@@ -230,6 +250,13 @@ class Snapshot:
             found = self._memo["actions"] = msgspec.Raw(_encoder.encode(self.action_definitions))
         return found
 
+    def _tops_of(self, include_defaults: bool) -> dict[tuple[int, int], tuple[str, ...] | None]:
+        """The top-level groups each variant changes (None: it adds a top-level name), filled on demand."""
+        found: dict[tuple[int, int], tuple[str, ...] | None] | None = self._memo.get(("tops", include_defaults))
+        if found is None:
+            found = self._memo[("tops", include_defaults)] = {}
+        return found
+
     def _fitted(self, test: AbTest, variant: Variant) -> dict[str, Any]:
         key = ("fitted", test.id, id(variant))  # the snapshot holds its variants: their ids stay theirs
         fitted: dict[str, Any] | None = self._memo.get(key)
@@ -237,17 +264,18 @@ class Snapshot:
             fitted = self._memo[key] = _fitting(variant.overrides, self.kinds)
         return fitted
 
-    def _running(self) -> tuple[tuple[AbTest, Rule | None, str, dict[int, Variant]], ...]:
-        """``running`` with each test's id as the profile's exposures key it, and its variants by id (the first
-        of a repeated id, as ``AbTest.variant`` finds it)."""
-        found: tuple[tuple[AbTest, Rule | None, str, dict[int, Variant]], ...] | None = self._memo.get("running")
+    def _running(self) -> tuple[tuple[AbTest, Rule | None, str, dict[int, Variant], Placement], ...]:
+        """``running`` with each test's id as the profile's exposures key it, its variants by id (the first
+        of a repeated id, as ``AbTest.variant`` finds it) and where users fall in it."""
+        found: tuple[tuple[AbTest, Rule | None, str, dict[int, Variant], Placement], ...] | None = (
+            self._memo.get("running"))
         if found is None:
             running = []
             for test, rule in self.running:
                 by_id: dict[int, Variant] = {}
                 for variant in test.variants:
                     by_id.setdefault(variant.id, variant)
-                running.append((test, rule, str(test.id), by_id))
+                running.append((test, rule, str(test.id), by_id, Placement(self.app_id, test)))
             found = self._memo["running"] = tuple(running)
         return found
 
