@@ -1,8 +1,10 @@
 """The SQLite file itself: a new one is laid out with 16 KiB pages, one made with other pages keeps them and
-keeps working. (Profiles are JSON documents of a few KB; in 4 KiB pages most spilled into overflow pages.)"""
+keeps working. (Profiles are JSON documents of a few KB; in 4 KiB pages most spilled into overflow pages.) And the
+snapshot that lookups on the event loop read in: one per turn of the loop."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -84,3 +86,77 @@ def test_a_second_store_opened_on_a_file_in_use_leaves_the_first_working(tmp_pat
             await second.close()
 
     run(first, scenario)
+
+
+def _profile_doc(user_id: str, plan: str) -> bytes:
+    return profiles.encode(Profile(user_id=user_id, created=1.0, attributes={"plan": plan}))
+
+
+def test_reads_of_one_turn_of_the_loop_share_a_snapshot_and_the_next_turn_sees_new_writes(tmp_path: Path) -> None:
+    """Lookups on the event loop read inside one transaction per turn of the loop: a write committed meanwhile (by
+    another connection) is not half seen within the turn, and is seen from the next turn on."""
+    path = tmp_path / "turns.db"
+    store = SqliteStore(path, synchronous="NORMAL")
+    record = app("turns")
+
+    async def scenario(s: AnyStore) -> None:
+        await s.write(insert(record))
+        await s.write(lambda tx: tx.save_profiles(record.app_id, [("u1", _profile_doc("u1", "free"), 1.0)]))
+
+        def plan(tx: Tx) -> str:
+            return profiles.decode(tx.load_profiles(record.app_id, ["u1"])["u1"]).attributes["plan"]
+
+        assert await s.read(plan) == "free"  # begins this turn's snapshot
+        with closing(apsw.Connection(str(path))) as other:  # a commit from outside, within the same turn
+            other.execute("UPDATE profiles SET doc = ? WHERE user_id = 'u1'", (_profile_doc("u1", "pro"),))
+        assert await s.read(plan) == "free"
+        await asyncio.sleep(0)  # the next turn
+        assert await s.read(plan) == "pro"
+
+    run(store, scenario)
+
+
+def test_a_write_is_seen_by_the_next_read_on_the_loop(tmp_path: Path) -> None:
+    """Read, write, read, with no pause between them: the write's acknowledgement comes in a later turn, so the
+    second read is in a new snapshot that holds it."""
+    store = SqliteStore(tmp_path / "acked.db", synchronous="NORMAL")
+    record = app("acked")
+
+    async def scenario(s: AnyStore) -> None:
+        await s.write(insert(record))
+        for n in range(20):
+            assert await s.read(lambda tx: tx.load_profiles(record.app_id, ["u1"])) == (
+                {} if n == 0 else {"u1": _profile_doc("u1", f"p{n - 1}")})
+            await s.write(lambda tx, n=n: tx.save_profiles(record.app_id, [("u1", _profile_doc("u1", f"p{n}"), 1.0)]))
+
+    run(store, scenario)
+
+
+def test_a_loop_that_stops_mid_turn_leaves_no_old_snapshot_to_the_next(tmp_path: Path) -> None:
+    """A loop stopped in the turn of a read never runs that turn's end: the next loop on the thread starts afresh
+    instead of reading in the old snapshot."""
+    path = tmp_path / "loops.db"
+    store = SqliteStore(path, synchronous="NORMAL")
+    record = app("loops")
+
+    async def read_and_stop() -> dict[str, bytes]:
+        asyncio.get_running_loop().stop()  # this turn is the loop's last
+        return await store.read(lambda tx: tx.load_profiles(record.app_id, ["u1"]))
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(store.start())
+    loop.run_until_complete(store.write(insert(record)))
+    assert loop.run_until_complete(read_and_stop()) == {}
+    loop.close()
+    with closing(apsw.Connection(str(path))) as other:
+        other.execute("INSERT INTO profiles (app_id, user_id, doc, updated) VALUES (?, 'u1', ?, 1.0)",
+                      (record.app_id, _profile_doc("u1", "free")))
+
+    async def second() -> None:
+        try:
+            assert await store.read(lambda tx: tx.load_profiles(record.app_id, ["u1"])) == {
+                "u1": _profile_doc("u1", "free")}
+        finally:
+            await store.close()
+
+    asyncio.run(second())
