@@ -104,7 +104,8 @@ class OpenplumApp:
         try:
             content_type = headers.get(b"content-type", b"").decode("latin-1")
             query = parse_query(scope["query_string"], self.settings.max_params)
-            body = await _read_body(receive, headers, self._body_limit(query, content_type))
+            framed = b"content-length" in headers or b"transfer-encoding" in headers
+            body = await _read_body(receive, headers, self._body_limit(query, content_type)) if framed else b""
             request = parse_request(scope["query_string"], content_type, body, self.settings.max_params, query)
             request.base_url = public_base(self.settings, scope, headers)  # export file URLs are absolute
             status, envelope = await self.api.handle(request)
@@ -142,6 +143,8 @@ class ClientGone(RequestRejected):
 
 
 async def _read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
+    """The request's body. Called only for a request that declares one (``Content-Length`` or
+    ``Transfer-Encoding``): HTTP/1.1 gives any other request (an SDK's GET) an empty body without asking."""
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestRejected(413, f"Request body too large (the limit is {limit} bytes).")

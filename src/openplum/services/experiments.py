@@ -84,15 +84,16 @@ class Placement:
         seed = self._traffic_seed
         return seed is None or _place(seed, user_id) * 100.0 < self._traffic
 
-    def pick(self, user_id: str) -> Variant | None:
+    def pick(self, user_id: str) -> int | None:
+        """The index in the test's variants of the user's variant (None when no variant has any weight)."""
         if self._total <= 0:
             return None
         point = _place(self._variant_seed, user_id) * self._total
-        for variant in self._variants:
+        for index, variant in enumerate(self._variants):
             point -= variant.weight
             if point < 0:
-                return variant
-        return self._variants[-1]
+                return index
+        return len(self._variants) - 1
 
 
 def _place(seed: Any, user_id: str) -> float:

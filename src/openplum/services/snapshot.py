@@ -29,6 +29,9 @@ class Assignment(msgspec.Struct, frozen=True):
     variant: Variant
 
 
+_Running = tuple[AbTest, Rule | None, str, dict[int, Assignment], Placement, tuple[Assignment, ...]]
+
+
 @dataclass(frozen=True)
 class _Base:
     """The variables every user gets before A/B variants: flat, nested, and the flat names under each top-level
@@ -86,21 +89,23 @@ class Snapshot:
         forced = self._forced_by_device().get(device_id) if device_id else None
         exposures = profile.exposures
         user_id = profile.user_id
-        for test, rule, key, by_id, placement in self._running():
-            variant = by_id.get(forced[test.id]) if forced and test.id in forced else None
-            if variant is None and test.targeting_sticky:
+        for test, rule, key, by_id, placement, made in self._running():
+            assignment = by_id.get(forced[test.id]) if forced and test.id in forced else None
+            if assignment is None and test.targeting_sticky:
                 # Sticky: once exposed, a user keeps the variant even if they leave the audience.
                 exposed = exposures.get(key)
                 if exposed is not None:
-                    variant = by_id.get(exposed)
-            if variant is None:
+                    assignment = by_id.get(exposed)
+            if assignment is None:
                 if rule is not None and not rule.matches(profile, now):
                     continue
                 if not placement.in_traffic(user_id):
                     continue
-                variant = placement.pick(user_id)
-            if variant is not None:
-                out.append(Assignment(test, variant))
+                index = placement.pick(user_id)
+                if index is None:
+                    continue
+                assignment = made[index]
+            out.append(assignment)
         return out
 
     def vars_for(self, assignments: list[Assignment], *, include_defaults: bool) -> dict[str, Any]:
@@ -264,18 +269,19 @@ class Snapshot:
             fitted = self._memo[key] = _fitting(variant.overrides, self.kinds)
         return fitted
 
-    def _running(self) -> tuple[tuple[AbTest, Rule | None, str, dict[int, Variant], Placement], ...]:
-        """``running`` with each test's id as the profile's exposures key it, its variants by id (the first
-        of a repeated id, as ``AbTest.variant`` finds it) and where users fall in it."""
-        found: tuple[tuple[AbTest, Rule | None, str, dict[int, Variant], Placement], ...] | None = (
-            self._memo.get("running"))
+    def _running(self) -> tuple[_Running, ...]:
+        """``running`` with what assigning a user needs, worked out once: each test's id as the profile's
+        exposures key it, where users fall in it, and an ``Assignment`` for each of its variants (in order, and
+        by id: the first of a repeated id, as ``AbTest.variant`` finds it), shared by every user in it."""
+        found: tuple[_Running, ...] | None = self._memo.get("running")
         if found is None:
             running = []
             for test, rule in self.running:
-                by_id: dict[int, Variant] = {}
-                for variant in test.variants:
-                    by_id.setdefault(variant.id, variant)
-                running.append((test, rule, str(test.id), by_id, Placement(self.app_id, test)))
+                made = tuple(Assignment(test, variant) for variant in test.variants)
+                by_id: dict[int, Assignment] = {}
+                for assignment in made:
+                    by_id.setdefault(assignment.variant.id, assignment)
+                running.append((test, rule, str(test.id), by_id, Placement(self.app_id, test), made))
             found = self._memo["running"] = tuple(running)
         return found
 
