@@ -93,8 +93,8 @@ def _profile_doc(user_id: str, plan: str) -> bytes:
 
 
 def test_reads_of_one_turn_of_the_loop_share_a_snapshot_and_the_next_turn_sees_new_writes(tmp_path: Path) -> None:
-    """Lookups on the event loop read inside one transaction per turn of the loop: a write committed meanwhile (by
-    another connection) is not half seen within the turn, and is seen from the next turn on."""
+    """Lookups on a busy event loop read inside one transaction per turn of the loop: a write committed meanwhile
+    (by another connection) is not half seen within the turn, and is seen from the next turn on."""
     path = tmp_path / "turns.db"
     store = SqliteStore(path, synchronous="NORMAL")
     record = app("turns")
@@ -106,25 +106,32 @@ def test_reads_of_one_turn_of_the_loop_share_a_snapshot_and_the_next_turn_sees_n
         def plan(tx: Tx) -> str:
             return profiles.decode(tx.load_profiles(record.app_id, ["u1"])["u1"]).attributes["plan"]
 
-        assert await s.read(plan) == "free"  # begins this turn's snapshot
-        with closing(apsw.Connection(str(path))) as other:  # a commit from outside, within the same turn
-            other.execute("UPDATE profiles SET doc = ? WHERE user_id = 'u1'", (_profile_doc("u1", "pro"),))
-        assert await s.read(plan) == "free"
+        def plan_then_a_commit_elsewhere(tx: Tx) -> str:
+            seen = plan(tx)
+            with closing(apsw.Connection(str(path))) as other:
+                other.execute("UPDATE profiles SET doc = ? WHERE user_id = 'u1'", (_profile_doc("u1", "pro"),))
+            return seen
+
+        # Two requests in one turn (the first sees the second waiting to run): one snapshot for both.
+        assert await asyncio.gather(s.read(plan_then_a_commit_elsewhere), s.read(plan)) == ["free", "free"]
         await asyncio.sleep(0)  # the next turn
-        assert await s.read(plan) == "pro"
+        assert await asyncio.gather(s.read(plan), s.read(plan)) == ["pro", "pro"]
 
     run(store, scenario)
 
 
 def test_a_write_is_seen_by_the_next_read_on_the_loop(tmp_path: Path) -> None:
     """Read, write, read, with no pause between them: the write's acknowledgement comes in a later turn, so the
-    second read is in a new snapshot that holds it."""
+    second read is in a new snapshot that holds it (on an idle loop, and on a busy one)."""
     store = SqliteStore(tmp_path / "acked.db", synchronous="NORMAL")
     record = app("acked")
 
     async def scenario(s: AnyStore) -> None:
         await s.write(insert(record))
+        busy = asyncio.get_running_loop().call_soon
         for n in range(20):
+            if n % 2:
+                busy(lambda: None)
             assert await s.read(lambda tx: tx.load_profiles(record.app_id, ["u1"])) == (
                 {} if n == 0 else {"u1": _profile_doc("u1", f"p{n - 1}")})
             await s.write(lambda tx, n=n: tx.save_profiles(record.app_id, [("u1", _profile_doc("u1", f"p{n}"), 1.0)]))
@@ -140,7 +147,9 @@ def test_a_loop_that_stops_mid_turn_leaves_no_old_snapshot_to_the_next(tmp_path:
     record = app("loops")
 
     async def read_and_stop() -> dict[str, bytes]:
-        asyncio.get_running_loop().stop()  # this turn is the loop's last
+        loop = asyncio.get_running_loop()
+        loop.call_soon(lambda: None)  # something else waits to run: the read begins the turn's transaction
+        loop.stop()  # this turn is the loop's last
         return await store.read(lambda tx: tx.load_profiles(record.app_id, ["u1"]))
 
     loop = asyncio.new_event_loop()

@@ -20,7 +20,8 @@ EXPOSURE_EVENT = "A/B Test Exposure"
 
 
 def record(ctx: ActionContext, profile: Profile, device_id: str | None, assignments: list[Assignment]) -> None:
-    fresh = [a for a in assignments if str(a.test.id) not in profile.exposures]
+    exposed = profile.exposures
+    fresh = [a for a in assignments if a.key not in exposed]
     if not fresh:
         return
     pairs = [(a.test.id, a.variant.id) for a in fresh]

@@ -24,9 +24,16 @@ COMBINATIONS = 4096
 """How many combinations of variants a snapshot keeps the ``vars`` of: a few MiB at most, whatever the users."""
 
 
-class Assignment(msgspec.Struct, frozen=True):
-    test: AbTest
-    variant: Variant
+class Assignment:
+    """A user's variant in one running test; ``key`` is the test's key in the profile's ``exposures``. A
+    snapshot makes one per variant of each running test, shared by every user in it: never change one."""
+
+    __slots__ = ("key", "test", "variant")
+
+    def __init__(self, test: AbTest, variant: Variant) -> None:
+        self.test = test
+        self.variant = variant
+        self.key = str(test.id)
 
 
 _Running = tuple[AbTest, Rule | None, str, dict[int, Assignment], Placement, tuple[Assignment, ...]]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -125,15 +125,26 @@ class SqliteStore:
     def _read_in_turn(self, fn: Callable[[Any], T]) -> T:
         """``fn`` in the read transaction of this turn of the event loop.
 
-        The first read of a turn begins a transaction on the loop's connection; the next turn ends it. Every read
-        of one turn sees the same snapshot, so each is consistent, and SQLite takes its read lock (two system
-        calls and a look at the WAL index) once per turn rather than once per statement. No write a client saw
-        acknowledged is missing from it: an acknowledgement goes out in a later turn than the commit's, so the
-        client's next request is read in a later snapshot still.
+        On a busy loop the first read of a turn begins a transaction on the loop's connection and the next turn
+        ends it. Every read of one turn sees the same snapshot, so each is consistent, and SQLite takes its read
+        lock (two system calls and a look at the WAL index) once per turn rather than once per statement. No
+        write a client saw acknowledged is missing from it: an acknowledgement goes out in a later turn than the
+        commit's, so the client's next request is read in a later snapshot still.
+
+        When nothing else is waiting to run (one request at a time), a read of one statement runs alone in
+        autocommit, consistent by itself: beginning and ending a transaction, and the extra turn that ends it,
+        would cost that request more than they save. The loop's queue of ready callbacks is asyncio's own
+        (``_ready``, as ``http.protocol`` reads it); a loop without one always reads in its turn's transaction.
         """
         conn = self._reader_connection()
         loop = asyncio.get_running_loop()
         if getattr(self._local, "turn", None) is not loop or not conn.in_transaction:
+            pending: Sized | None = getattr(loop, "_ready", None)
+            if pending is not None and not pending and not conn.in_transaction:
+                try:
+                    return fn(SqliteTx(conn, pyformat=False, light_only=True, budget=1))
+                except ReadAgain:
+                    pass  # more than one statement: in a transaction, to read them all in one snapshot
             if conn.in_transaction:  # left open by a loop that stopped before its next turn
                 conn.execute("ROLLBACK")
             conn.execute("BEGIN")
