@@ -232,3 +232,14 @@ def test_admin_tokens_are_listed_without_secrets_and_revoked_at_once(tmp_path: P
     again = cli("admin-token", "revoke", token)
     assert again.returncode == 1
     assert "no active token" in again.stderr
+
+
+def test_a_data_directory_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = openplum("apps", "list", env=base_env(OPENPLUM_DATA_DIR=str(blocker / "data")), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert "cannot open the store" in result.stderr
+    assert str(blocker / "data") in result.stderr

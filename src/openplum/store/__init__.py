@@ -10,6 +10,7 @@ import sqlite3
 import apsw
 import psycopg
 
+from openplum.errors import StoreUnavailable
 from openplum.settings import Settings
 from openplum.store.base import Store
 from openplum.store.postgres import PostgresStore
@@ -18,7 +19,7 @@ from openplum.store.sqlite import SqliteStore
 UNAVAILABLE = (
     psycopg.OperationalError, sqlite3.OperationalError,  # migrations open SQLite with the standard library
     apsw.CantOpenError, apsw.ReadOnlyError, apsw.PermissionsError, apsw.IOError, apsw.FullError, apsw.BusyError,
-    apsw.NotADBError,
+    apsw.NotADBError, StoreUnavailable,
 )
 """Errors that mean the store cannot be reached or written (the operator's to fix), not that openplum failed."""
 

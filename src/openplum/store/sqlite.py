@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import apsw
 
+from openplum.errors import StoreUnavailable
 from openplum.store.migrate import apply_migrations, migration_ids
 from openplum.store.reads import ReadGate
 from openplum.store.sql import ReadAgain, SqlTx
@@ -62,7 +63,10 @@ class SqliteStore:
         self._local = threading.local()
 
     def migrate(self) -> list[str]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # the operator's to fix, like a file SQLite cannot open
+            raise StoreUnavailable(f"cannot create {self.path.parent}: {exc.strerror or exc}") from exc
         conn = self._connect()  # WAL is a property of the file: set it before yoyo connects
         try:
             pending = self._pending_migrations(conn)
