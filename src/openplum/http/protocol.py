@@ -17,18 +17,20 @@ before any request that arrived since runs. A connection that writes more than `
 (a streamed export) has them sent at once, so uvicorn's flow control sees the socket's real buffer. A close sends
 what is held first; an abort drops it, as it drops the socket's buffer.
 
-The loop's queue of ready callbacks is read from asyncio's own loop (``_ready``, not public); on a loop without
-one (uvloop) writes are always held to the end of the turn.
+Whether anything else waits in the turn comes from ``loop_queue``; on a loop that does not show its queue (uvloop)
+writes are always held to the end of the turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterable, Sized
+from collections.abc import Iterable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from openplum.loop_queue import nothing_else_waits, ready_queue
 
 HOLD_LIMIT = 64 * 1024
 """Bytes one connection may have held in one turn; past it they are written at once."""
@@ -40,12 +42,12 @@ class _Outbox:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._held: dict[asyncio.Transport, bytearray] = {}
-        self._pending: Sized | None = getattr(loop, "_ready", None)
+        self._pending = ready_queue(loop)
         """The loop's queue of callbacks still to run (asyncio's own loop has one; uvloop shows none)."""
 
     def write(self, transport: asyncio.Transport, data: bytes | bytearray | memoryview) -> None:
         held = self._held.get(transport)
-        if held is None and self._pending is not None and not self._pending:
+        if held is None and nothing_else_waits(self._pending):
             transport.write(data)  # nothing else will run before the loop waits: holding saves no wake-up
             return
         if held is None:

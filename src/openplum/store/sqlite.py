@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence, Sized
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import apsw
 
 from openplum.errors import StoreUnavailable
+from openplum.loop_queue import nothing_else_waits, ready_queue
 from openplum.store.migrate import apply_migrations, migration_ids
 from openplum.store.reads import ReadGate
 from openplum.store.sql import ReadAgain, SqlTx
@@ -137,14 +138,13 @@ class SqliteStore:
 
         When nothing else is waiting to run (one request at a time), a read of one statement runs alone in
         autocommit, consistent by itself: beginning and ending a transaction, and the extra turn that ends it,
-        would cost that request more than they save. The loop's queue of ready callbacks is asyncio's own
-        (``_ready``, as ``http.protocol`` reads it); a loop without one always reads in its turn's transaction.
+        would cost that request more than they save (``loop_queue``; a loop that does not show its queue always
+        reads in its turn's transaction).
         """
         conn = self._reader_connection()
         loop = asyncio.get_running_loop()
         if getattr(self._local, "turn", None) is not loop or not conn.in_transaction:
-            pending: Sized | None = getattr(loop, "_ready", None)
-            if pending is not None and not pending and not conn.in_transaction:
+            if nothing_else_waits(ready_queue(loop)) and not conn.in_transaction:
                 try:
                     return fn(SqliteTx(conn, pyformat=False, light_only=True, budget=1))
                 except ReadAgain:
