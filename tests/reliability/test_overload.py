@@ -105,7 +105,7 @@ def test_beyond_capacity_batches_are_shed_with_503_nothing_acknowledged_is_lost_
     busy_api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = busy_api.server
-    slowed(monkeypatch, server, "write", 0.01)
+    slowed(monkeypatch, server, "write", 0.05)
     app = keys(busy_api)
     load = Load(server.url, app, threads=12, max_batches=100)
     load.start()
@@ -236,7 +236,7 @@ def test_the_body_limit_holds_under_load_and_oversized_requests_store_nothing(
     busy_api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = busy_api.server
-    slowed(monkeypatch, server, "write", 0.01)
+    slowed(monkeypatch, server, "write", 0.05)
     load = Load(server.url, keys(busy_api), threads=16, max_batches=100)
     oversized = json.dumps({"appId": busy_api.app.app_id, "clientKey": busy_api.app.production, "action": "track",
                             "userId": "u-huge", "event": "Huge", "info": "h" * (4 * BODY_LIMIT)}).encode()
