@@ -49,7 +49,7 @@ def content_block(
         exposures.record(ctx, profile, device_id, assignments)
     block: dict[str, Any] = {
         "vars": snapshot.vars_json(assignments, include_defaults=include_defaults),
-        "variants": [{"id": a.variant.id} for a in assignments],
+        "variants": [a.listed for a in assignments],
         "messages": {},
         "actionDefinitions": snapshot.action_definitions_json(),
         "regions": {},

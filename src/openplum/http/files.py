@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -70,11 +71,18 @@ def public_base(settings: Settings, scope: Scope, headers: dict[bytes, bytes]) -
     """This server's absolute base URL: ``OPENPLUM_PUBLIC_URL``, else the request's scheme and Host."""
     if settings.public_url:
         return settings.public_url
-    host = headers.get(b"host", b"").decode("latin-1")
+    server = scope.get("server")
+    return _base(scope.get("scheme", "http"), headers.get(b"host", b""), tuple(server) if server else None)
+
+
+@lru_cache(maxsize=256)
+def _base(scheme: str, host_header: bytes, server: tuple[str, int] | None) -> str:
+    """Every ``/api`` request asks, with the few Host values a server is reached by: the check is done once."""
+    host = host_header.decode("latin-1")
     if not _HOST.fullmatch(host):
-        server = scope.get("server") or ("127.0.0.1", 80)
-        host = f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}"
+        address = server or ("127.0.0.1", 80)
+        host = f"{address[0]}:{address[1]}"
+    return f"{scheme}://{host}"
 
 
 def absolute(settings: Settings, scope: Scope, headers: dict[bytes, bytes], location: str) -> str:

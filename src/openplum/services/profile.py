@@ -12,7 +12,9 @@ from typing import Any
 import msgspec
 
 
-class EventStats(msgspec.Struct, rename="camel", omit_defaults=True):
+# The structs that hold only numbers and strings are not tracked by the garbage collector (``gc=False``): they
+# cannot be part of a reference cycle, and a profile with a long history decodes hundreds of them.
+class EventStats(msgspec.Struct, rename="camel", omit_defaults=True, gc=False):
     count: int = 0
     value: float = 0.0
     first_time: float | None = None
@@ -25,7 +27,7 @@ class EventStats(msgspec.Struct, rename="camel", omit_defaults=True):
         self.last_time = when if self.last_time is None else max(self.last_time, when)
 
 
-class StateStats(msgspec.Struct, rename="camel", omit_defaults=True):
+class StateStats(msgspec.Struct, rename="camel", omit_defaults=True, gc=False):
     count: int = 0
     first_time: float | None = None
     last_time: float | None = None
@@ -52,7 +54,7 @@ class Device(msgspec.Struct, omit_defaults=True):
     last_seen: float | None = None
 
 
-class OpenSession(msgspec.Struct, omit_defaults=True):
+class OpenSession(msgspec.Struct, omit_defaults=True, gc=False):
     """A session open on one device, and the state the user is in within it."""
 
     session_id: int

@@ -23,17 +23,24 @@ from openplum.store.base import Tx
 COMBINATIONS = 4096
 """How many combinations of variants a snapshot keeps the ``vars`` of: a few MiB at most, whatever the users."""
 
+_encoder = msgspec.json.Encoder()
+_UNKNOWN: Any = object()
+
 
 class Assignment:
-    """A user's variant in one running test; ``key`` is the test's key in the profile's ``exposures``. A
-    snapshot makes one per variant of each running test, shared by every user in it: never change one."""
+    """A user's variant in one running test. A snapshot makes one per variant of each running test, shared by
+    every user in it: never change one. What requests derive from it is worked out here, once: ``key``, the
+    test's key in the profile's ``exposures``; ``variant_key``, the variant's key in the snapshot's caches (the
+    snapshot holds its variants, so their ids stay theirs); ``listed``, its entry in an answer's ``variants``."""
 
-    __slots__ = ("key", "test", "variant")
+    __slots__ = ("key", "listed", "test", "variant", "variant_key")
 
     def __init__(self, test: AbTest, variant: Variant) -> None:
         self.test = test
         self.variant = variant
         self.key = str(test.id)
+        self.variant_key = (test.id, id(variant))
+        self.listed = msgspec.Raw(_encoder.encode({"id": variant.id}))
 
 
 _Running = tuple[AbTest, Rule | None, str, dict[int, Assignment], Placement, tuple[Assignment, ...]]
@@ -58,8 +65,6 @@ class _Layout:
     whole: msgspec.Raw
 
 
-_encoder = msgspec.json.Encoder()
-_UNKNOWN: Any = object()
 
 
 def _part(top: str, value: Any) -> bytes:
@@ -122,7 +127,7 @@ class Snapshot:
         The answer is shared with every user in the same variants (and its groups no variant touches with the
         snapshot): read it, never change it. Up to ``COMBINATIONS`` answers are kept per snapshot.
         """
-        key = (include_defaults, *[(a.test.id, id(a.variant)) for a in assignments])
+        key = (include_defaults, *[a.variant_key for a in assignments])
         tree: dict[str, Any] | None = self._combinations.get(key)
         if tree is None:
             tree = self._vars_for(assignments, include_defaults)
@@ -142,7 +147,7 @@ class Snapshot:
         tops_of = self._tops_of(include_defaults)
         touched: dict[str, list[tuple[int, int]]] = {}  # each group the variants change: the variants, in order
         for assignment in assignments:
-            variant_key = (assignment.test.id, id(assignment.variant))
+            variant_key = assignment.variant_key
             tops = tops_of.get(variant_key, _UNKNOWN)
             if tops is _UNKNOWN:
                 split = self._split(assignment.test, assignment.variant, include_defaults)
@@ -163,7 +168,7 @@ class Snapshot:
             found = groups.get((include_defaults, top, *layers))
             part = found[1] if found is not None else None
             if part is None:
-                by_key = {(a.test.id, id(a.variant)): a for a in assignments}
+                by_key = {a.variant_key: a for a in assignments}
                 part = self._group(top, [by_key[k] for k in layers], include_defaults, encoded=True)[1]
                 assert part is not None
             parts[index[top]] = part
@@ -198,7 +203,7 @@ class Snapshot:
                encoded: bool = False) -> tuple[Any, bytes | None]:
         """Group ``top`` as ``layers`` (the assignments that change it, in order) leave it, and its encoded
         ``"top":value`` piece when ``encoded`` (made once, on first demand)."""
-        key = (include_defaults, top, *[(a.test.id, id(a.variant)) for a in layers])
+        key = (include_defaults, top, *[a.variant_key for a in layers])
         found: tuple[Any, bytes | None] | None = self._groups.get(key)
         if found is None:
             base = self._base(include_defaults)
@@ -353,9 +358,10 @@ class ContentCache:
         self._lock = threading.Lock()
 
     def get(self, tx: Tx, app_id: str) -> Snapshot:
-        with self._lock:
-            snap = self._snapshots.get(app_id)
-            latest = self._latest.get(app_id, 0)
+        # Read without the lock (each lookup is atomic): a version noted between the two lookups only makes
+        # this request reload, and a snapshot replaced between them was current when it was read.
+        snap = self._snapshots.get(app_id)
+        latest = self._latest.get(app_id, 0)
         if snap is not None and snap.version >= latest:
             return snap
         # The version is read in the same transaction as the content, so a snapshot never claims a version
