@@ -51,7 +51,15 @@ def _prepare(bench: Bench, dep: Deployment, users: int, *, histories: bool) -> N
         dep.give_histories()
 
 
-def sqlite_rows(bench: Bench, ceiling: Server, users: int, million: bool) -> list[Row]:
+def _ceiling(bench: Bench, ceilings: dict[int, Server], workers: int) -> Server:
+    """The ceiling with ``workers`` workers, started on first use and kept for the rest of the run."""
+    if workers not in ceilings:
+        ceilings[workers] = Server.ceiling(workers, bench.tmp / f"ceiling-{workers}.log").start()
+    return ceilings[workers]
+
+
+def sqlite_rows(bench: Bench, ceilings: dict[int, Server], users: int, million: bool) -> list[Row]:
+    ceiling = ceilings[1]
     dep = Deployment("SQLite", sqlite_env(bench.tmp / "sqlite-main"), bench.tmp)
     try:
         _prepare(bench, dep, users, histories=True)
@@ -60,6 +68,10 @@ def sqlite_rows(bench: Bench, ceiling: Server, users: int, million: bool) -> lis
                 scenarios.export_user(bench, dep, [], 1)]
         ingest = scenarios.ingest(bench, dep, ceiling)
         rows.append(ingest)
+        # Reads scale with processes (SQLite serves readers in parallel): getVars with both cores' workers,
+        # against the ceiling with as many. Ingest stays on one worker: one writer per SQLite file.
+        dep.serve(2)
+        rows.append(scenarios.get_vars(bench, dep, _ceiling(bench, ceilings, 2)))
     finally:
         dep.stop()
     rows.append(scenarios.floor(bench, bench.tmp, ingest))
@@ -87,8 +99,8 @@ def postgres_rows(bench: Bench, ceilings: dict[int, Server], url: str, users: in
         rows = [get_vars, scenarios.export_user(bench, dep, get_vars.ceiling, 64),
                 scenarios.export_user(bench, dep, [], 1), scenarios.ingest(bench, dep, ceilings[1])]
         dep.serve(2)
-        ceilings[2] = Server.ceiling(2, bench.tmp / "ceiling-2.log").start()
-        rows.append(scenarios.ingest(bench, dep, ceilings[2]))
+        rows += [scenarios.get_vars(bench, dep, _ceiling(bench, ceilings, 2)),
+                 scenarios.ingest(bench, dep, _ceiling(bench, ceilings, 2))]
         return rows
     finally:
         dep.stop()
@@ -114,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             busy.stop()
         if args.only in (None, "sqlite"):
-            rows += sqlite_rows(bench, ceilings[1], sqlite_users, args.million)
+            rows += sqlite_rows(bench, ceilings, sqlite_users, args.million)
         if args.only in (None, "postgres"):
             rows += postgres_rows(bench, ceilings, args.database_url, pg_users)
         ok = True
