@@ -16,6 +16,10 @@ given, for such a single-key statement, its form for many keys (the key column f
 array). Lookups asked during one turn of the loop wait for the next turn, then go as one statement, whose rows
 are shared out by key. psycopg's cost per statement (and the server's) is then paid once per turn instead of
 once per request; a lookup asked alone goes as its own statement, as before.
+
+Rows come back in PostgreSQL's binary format: a profile (``bytea``) arrives as its bytes, where the text format
+sends it hex-encoded for libpq to decode, which cost about half of psycopg's CPU for a shared lookup of 48
+profiles (1.7 ms against 0.8). psycopg gives the same Python values either way for the types the store uses.
 """
 
 from __future__ import annotations
@@ -196,7 +200,7 @@ class LoopReader:
                             psycopg.AsyncConnection.connect(self._conninfo, **self._kwargs), WAIT_SECONDS
                         )
                         self._opened.add(conn)
-                    cursor = await conn.execute(query, params)
+                    cursor = await conn.execute(query, params, binary=True)  # see the module's documentation
                     rows = await cursor.fetchall() if cursor.description is not None else []
                     return _Rows(rows, cursor.rowcount)
                 except (psycopg.OperationalError, TimeoutError) as exc:
