@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
+from openplum.http import files as files_endpoint
 from openplum.http.files import Unsatisfiable, absolute, byte_range
 from openplum.settings import Settings
 from tests.conftest import ApiClient, ShiftedClock, start_server
@@ -220,6 +221,19 @@ def test_redirect_uses_the_request_host_otherwise() -> None:
     assert absolute(settings, scope, {b"host": b"api.example.com"}, "/files/a") == "https://api.example.com/files/a"
     assert absolute(settings, scope, {b"host": b"evil.com/x?"}, "/files/a") == "https://10.0.0.5:8080/files/a"
     assert absolute(settings, scope, {}, "https://bucket.example.com/k") == "https://bucket.example.com/k"
+
+
+def test_the_request_host_is_checked_the_same_however_often_or_long() -> None:
+    settings = Settings(data_dir=Path("unused"))
+    scope = {"scheme": "https", "server": ["10.0.0.5", 8080]}  # a list, as some ASGI servers give it
+    long_name = b"a" * 2000 + b".example.com"
+
+    for _ in range(2):  # the second time from the cache of checked Host values
+        assert absolute(settings, scope, {b"host": b"api.example.com:8443"}, "/f") == "https://api.example.com:8443/f"
+        assert absolute(settings, scope, {b"host": b"evil.com/x?"}, "/f") == "https://10.0.0.5:8080/f"
+    kept = files_endpoint._base.cache_info().currsize
+    assert absolute(settings, scope, {b"host": long_name}, "/f") == f"https://{long_name.decode()}/f"
+    assert files_endpoint._base.cache_info().currsize == kept  # a long Host header is checked, never kept
 
 
 # -- the signing secret ---------------------------------------------------------------------------------------

@@ -72,7 +72,13 @@ def public_base(settings: Settings, scope: Scope, headers: dict[bytes, bytes]) -
     if settings.public_url:
         return settings.public_url
     server = scope.get("server")
-    return _base(scope.get("scheme", "http"), headers.get(b"host", b""), tuple(server) if server else None)
+    args = (scope.get("scheme", "http"), headers.get(b"host", b""), tuple(server) if server else None)
+    return _base(*args) if len(args[1]) <= _HOST_CACHED else _base.__wrapped__(*args)
+
+
+_HOST_CACHED = 300
+"""The longest Host header whose base URL is kept: a host name and port fit, so a client sending long ones
+cannot fill the cache with them."""
 
 
 @lru_cache(maxsize=256)

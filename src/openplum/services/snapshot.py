@@ -65,8 +65,6 @@ class _Layout:
     whole: msgspec.Raw
 
 
-
-
 def _part(top: str, value: Any) -> bytes:
     return _encoder.encode(top) + b":" + _encoder.encode(value)
 
