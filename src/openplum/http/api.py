@@ -132,8 +132,9 @@ class Api:
     async def _run(self, app: AppRecord, items: list[Prepared], request_time: float | None) -> list[Answer]:
         """Run the items (in the write transaction when any of them writes); answers keep the items' order."""
         now = self.settings.clock.now()
-        writable = any(it.answer is None and it.spec is not None and it.spec.writes for it in items)
-        if not any(it.answer is None for it in items):
+        runnable = [it for it in items if it.answer is None]
+        writable = any(it.spec is not None and it.spec.writes for it in runnable)
+        if not runnable:
             answers = [(it.answer or error_item("Internal error."), it.status or 400) for it in items]
         else:
             runtime = self.runtime
