@@ -20,7 +20,7 @@ def may_hold_nul(*raw: bytes) -> bool:
     ``find`` rather than ``in``: CPython 3.11 tries the operand of ``in`` on bytes as an integer first, and
     builds (then drops) a TypeError for every bytes operand, four times the cost of the search. A plain loop
     rather than ``any`` over a generator: every request asks, and an empty body needs no search."""
-    for part in raw:  # noqa: SIM110 (see above)
+    for part in raw:  # noqa: SIM110 - a loop costs less than any() over a generator, on every request
         if part and (part.find(b"\x00") >= 0 or part.find(b"u0000") >= 0 or part.find(b"%00") >= 0):
             return True
     return False
