@@ -236,6 +236,13 @@ def test_the_request_host_is_checked_the_same_however_often_or_long() -> None:
     assert files_endpoint._base.cache_info().currsize == kept  # a long Host header is checked, never kept
 
 
+def test_a_server_address_without_a_port_gives_a_base_without_one() -> None:
+    settings = Settings(data_dir=Path("unused"))
+    scope = {"scheme": "http", "server": ("openplum.internal", None)}  # ASGI: no port to give (a Unix socket)
+
+    assert absolute(settings, scope, {b"host": b"bad host"}, "/f") == "http://openplum.internal/f"
+
+
 # -- the signing secret ---------------------------------------------------------------------------------------
 
 

@@ -82,12 +82,15 @@ cannot fill the cache with them."""
 
 
 @lru_cache(maxsize=256)
-def _base(scheme: str, host_header: bytes, server: tuple[str, int] | None) -> str:
-    """Every ``/api`` request asks, with the few Host values a server is reached by: the check is done once."""
+def _base(scheme: str, host_header: bytes, server: tuple[str, int | None] | None) -> str:
+    """Every ``/api`` request asks, with the few Host values a server is reached by: the check is done once.
+
+    ``server`` is the ASGI scope's: its port is None when the server has none to give (a Unix socket, an
+    in-process client)."""
     host = host_header.decode("latin-1")
     if not _HOST.fullmatch(host):
-        address = server or ("127.0.0.1", 80)
-        host = f"{address[0]}:{address[1]}"
+        name, port = server or ("127.0.0.1", 80)
+        host = name if port is None else f"{name}:{port}"
     return f"{scheme}://{host}"
 
 
