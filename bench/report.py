@@ -3,6 +3,7 @@ rendered as the Markdown table that ``bench/run`` prints and writes to ``bench/r
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import statistics
@@ -112,6 +113,13 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model or platform.processor() or 'unknown CPU'}), Linux {platform.release()}"
 
 
+def build() -> str:
+    """Which openplum the servers run: compiled by mypyc (scripts/install-server) or the plain source."""
+    spec = importlib.util.find_spec("openplum.services.snapshot")
+    compiled = spec is not None and spec.origin is not None and not spec.origin.endswith(".py")
+    return "openplum compiled by mypyc" if compiled else "openplum not compiled"
+
+
 def commit() -> str:
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
                           cwd=RESULTS.parent)
@@ -124,7 +132,7 @@ def document(rows: list[Row], settings: str, details: list[str], profiles: list[
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "# openplum benchmark results", "",
-        f"{when}; commit {commit()}; {machine()}; {settings}; {elapsed / 60:.1f} min.", "",
+        f"{when}; commit {commit()} ({build()}); {machine()}; {settings}; {elapsed / 60:.1f} min.", "",
         "Medians across runs; `ratio` is the median of each openplum run divided by the ceiling run beside it "
         "(a null handler on the same HTTP stack and worker count). `errors` counts socket errors, timeouts and "
         "non-2xx answers; `CPU` is the cores openplum's processes used during its runs (median); `RSS` their "
