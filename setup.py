@@ -6,19 +6,18 @@ and translated module by module (mypyc ships with mypy); a getVars takes about a
 (``scripts/install-server``), and ``scripts/test`` runs the whole suite on it as well as on the plain source.
 A plain ``pip install .`` or ``pip install -e .`` compiles nothing.
 
-Which modules: those every ``/api`` request runs through (parsing, auth, preparing items) and those getVars and
-start spend their time in (audiences, the content snapshot and its A/B assignments). Three kinds of module stay
-interpreted:
+Which modules: those every ``/api`` request runs through (parsing, auth, preparing items, the unit of work, the
+SQL and the SQLite store) and those getVars and start spend their time in (audiences, the content snapshot and
+its A/B assignments). Two kinds of module stay interpreted:
 
 - those that define msgspec structs: a struct whose class statement is compiled loses its options
   (``rename=``, ``kw_only=``...) and its fields' types, which msgspec reads from the class;
-- those with classes that interpreted code subclasses (``SqlTx``, which ``PgTx`` extends; ``ReadAgain``): an
-  interpreted class cannot inherit from a compiled one;
-- those whose methods the tests replace on a class or an instance (the stores, ``Api``, ``Unit``): a compiled
-  class's methods cannot be replaced.
+- those whose methods the tests replace (``http/api``'s ``Api.handle``): a compiled class's methods cannot be
+  replaced. Tests slow the stores down through the writer and the reader threads they hand work to instead.
 
-Compiling ``http/api``, ``services/unit`` and the SQLite store as well would save about another 15 % of a
-getVars (measured in-process), once those tests wrap instead of patching.
+A compiled class that interpreted code extends says so (``mypyc_attr(allow_interpreted_subclasses=True)``:
+``SqlTx``, which ``PgTx`` extends). Compiling ``http/api`` and ``actions/content`` (its parameter structs moved
+out) as well would save a little more of a getVars.
 """
 
 from __future__ import annotations
@@ -38,6 +37,9 @@ COMPILED = [
     "openplum/services/audiences.py",
     "openplum/services/identity.py",
     "openplum/services/snapshot.py",
+    "openplum/services/unit.py",
+    "openplum/store/sql.py",
+    "openplum/store/sqlite.py",
 ]
 
 # Type information the build does not have: the package's dependencies are not installed in pip's isolated

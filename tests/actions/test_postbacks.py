@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from openplum.services.unit import Unit
+from openplum.services import postbacks
 from openplum.settings import from_env
 from tests.admin import Admin, get_vars, make_users, start_test, variant, variant_ids
 from tests.clients import count_events
@@ -158,13 +158,13 @@ def test_a_rolled_back_request_enqueues_nothing(
     pb_api: ApiClient, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_postback(pb_api, receiver.url())
-    flush = Unit.flush
+    write_outbox = postbacks.write_outbox  # the last of a request's writes (Unit.flush)
 
-    def flush_then_fail(self: Unit) -> None:
-        flush(self)
+    def write_then_fail(*args: Any) -> None:
+        write_outbox(*args)
         raise RuntimeError("the request fails after its writes")
 
-    monkeypatch.setattr(Unit, "flush", flush_then_fail)
+    monkeypatch.setattr(postbacks, "write_outbox", write_then_fail)
     response = pb_api.call("track", userId="u-1", messageId="m-1", event="Open")
     monkeypatch.undo()
 

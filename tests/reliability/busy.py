@@ -8,6 +8,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +53,14 @@ class Slowed:
     threads, as on a slow disk or a busy database; ``calls`` counts them. Work a store does on the event loop
     itself (SQLite's key lookups) is left alone: sleeping there would stop the whole server, not fill a queue.
     PostgreSQL's reads of one statement wait on the loop for their answer: that wait is made ``seconds`` longer.
+
+    The store's own methods are left as they are (the compiled build cannot replace them): what is slowed is
+    what they hand their work to, the group-commit writer's ``submit`` and the reader threads' executor.
     """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, server: Server, method: str, seconds: float) -> None:
         self.calls = 0
         store = server.app.store
-        original: Callable[[Callable[[Tx], Any]], Awaitable[Any]] = getattr(store, method)
         loop_reader = getattr(store, "_loop_reader", None)
         if method == "read" and loop_reader is not None:
             fetch = loop_reader._fetch
@@ -69,16 +72,31 @@ class Slowed:
 
             monkeypatch.setattr(loop_reader, "_fetch", slow_fetch)
 
-        async def slow(fn: Callable[[Tx], Any]) -> Any:
-            def slowly(tx: Tx) -> Any:
+        def slowly(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def slow(*args: Any) -> Any:
                 if not _on_event_loop():
                     self.calls += 1
                     time.sleep(seconds)
-                return fn(tx)
+                return fn(*args)
 
-            return await original(slowly)
+            return slow
 
-        monkeypatch.setattr(store, method, slow)
+        if method == "write":
+            writer = store._writer
+            submit: Callable[[Callable[[Tx], Any]], Awaitable[Any]] = writer.submit
+
+            async def slow_submit(fn: Callable[[Tx], Any]) -> Any:
+                return await submit(slowly(fn))
+
+            monkeypatch.setattr(writer, "submit", slow_submit)
+        else:
+            readers: Executor = getattr(store, "_readers", None) or store._executor
+            run = readers.submit
+
+            def slow_run(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+                return run(slowly(fn), *args)
+
+            monkeypatch.setattr(readers, "submit", slow_run)
 
 
 def _on_event_loop() -> bool:

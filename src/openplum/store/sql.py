@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from mypy_extensions import mypyc_attr
+
 from openplum.store.app_settings_sql import AppSettingsSql
 from openplum.store.base import (
     AppRecord,
@@ -31,6 +33,7 @@ def pyformat(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the loop reader's first pass raises a kind of its own
 class ReadAgain(BaseException):
     """A read tried the cheap way reached a statement beyond its limits: run it again the full way.
 
@@ -66,6 +69,7 @@ def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + size]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # PgTx (store/postgres.py) is interpreted
 class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, ImportSql, AppSettingsSql):
     """Implements ``store.base.Tx`` over a DB-API connection already inside a transaction.
 
