@@ -8,16 +8,14 @@ A plain ``pip install .`` or ``pip install -e .`` compiles nothing.
 
 Which modules: those every ``/api`` request runs through (parsing, auth, preparing items, the unit of work, the
 SQL and the SQLite store) and those getVars and start spend their time in (audiences, the content snapshot and
-its A/B assignments). Two kinds of module stay interpreted:
+its A/B assignments). Modules that define msgspec structs stay interpreted: a struct whose class statement is
+compiled loses its options (``rename=``, ``kw_only=``...) and its fields' types, which msgspec reads from the
+class.
 
-- those that define msgspec structs: a struct whose class statement is compiled loses its options
-  (``rename=``, ``kw_only=``...) and its fields' types, which msgspec reads from the class;
-- those whose methods the tests replace (``http/api``'s ``Api.handle``): a compiled class's methods cannot be
-  replaced. Tests slow the stores down through the writer and the reader threads they hand work to instead.
-
-A compiled class that interpreted code extends says so (``mypyc_attr(allow_interpreted_subclasses=True)``:
-``SqlTx``, which ``PgTx`` extends). Compiling ``http/api`` and ``actions/content`` (its parameter structs moved
-out) as well would save a little more of a getVars.
+A compiled class's methods cannot be replaced, and interpreted code may extend it only where it says so
+(``mypyc_attr(allow_interpreted_subclasses=True)``: ``SqlTx``, which ``PgTx`` extends; ``Api``, which the
+overload tests extend to count the requests under way). Tests slow a store down through the writer and the
+reader threads it hands work to, not by replacing its methods.
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from setuptools import setup
 COMPILED = [
     "openplum/app.py",
     "openplum/client_text.py",
+    "openplum/http/api.py",
     "openplum/http/auth.py",
     "openplum/http/files.py",
     "openplum/http/transport.py",
