@@ -1,7 +1,7 @@
 """Builds openplum; with ``OPENPLUM_COMPILE=1``, its hot modules are compiled to C extensions by mypyc.
 
 Everything else about the package is in ``pyproject.toml``. The compiled build is the same source, type-checked
-and translated module by module (mypyc ships with mypy); a getVars takes about a fifth less CPU in-process
+and translated module by module (mypyc ships with mypy); a getVars takes about 30 % less CPU in-process
 (``bench/README.md``). ``scripts/serve`` and ``bench/run`` install it when the machine has a C compiler
 (``scripts/install-server``), and ``scripts/test`` runs the whole suite on it as well as on the plain source.
 A plain ``pip install .`` or ``pip install -e .`` compiles nothing.
