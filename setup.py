@@ -8,11 +8,12 @@ A plain ``pip install .`` or ``pip install -e .`` compiles nothing. mypyc type-c
 does, so a compiled build runs where openplum's dependencies and mypy are installed, without pip's build
 isolation: ``OPENPLUM_COMPILE=1 pip install --no-build-isolation --no-deps .`` in such an environment.
 
-Which modules: those every ``/api`` request runs through (parsing, auth, preparing items, the unit of work, the
-SQL and the SQLite store) and those getVars and start spend their time in (audiences, the content snapshot and
-its A/B assignments). Modules that define msgspec structs stay interpreted: a struct whose class statement is
-compiled loses its options (``rename=``, ``kw_only=``...) and its fields' types, which msgspec reads from the
-class.
+Which modules: those every ``/api`` request runs through (parsing, auth, preparing and running items, the unit
+of work, the SQL and the SQLite store) and those getVars and start spend their time in (audiences, the content
+snapshot and its A/B assignments). Modules that define msgspec structs stay interpreted: a struct whose class
+statement is compiled loses its options (``rename=``, ``kw_only=``...) and its fields' types, which msgspec
+reads from the class. Where the code around a struct is hot, the struct has a module of its own
+(``actions/prepared.py`` for the batch runner).
 
 A compiled class's methods cannot be replaced, and interpreted code may extend it only where it says so
 (``mypyc_attr(allow_interpreted_subclasses=True)``: ``SqlTx``, which ``PgTx`` extends; ``Api``, which the
@@ -34,6 +35,7 @@ COMPILED = [
     "openplum/http/files.py",
     "openplum/http/transport.py",
     "openplum/actions/prepare.py",
+    "openplum/actions/runner.py",
     "openplum/services/apps.py",
     "openplum/services/audiences.py",
     "openplum/services/identity.py",

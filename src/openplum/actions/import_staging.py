@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from openplum.actions.imports import ImportParams, StagedImport
-from openplum.actions.runner import Prepared, error_item
+from openplum.actions.prepared import Prepared
+from openplum.actions.runner import error_item
 from openplum.actions.table import ACTIONS
 from openplum.errors import ApiError
 from openplum.services.blobs import Blobs, Chunks, S3Blobs, blobs_for

@@ -15,7 +15,8 @@ from typing import Any
 import msgspec
 
 from openplum.actions.params import decode
-from openplum.actions.runner import Prepared, error_item
+from openplum.actions.prepared import Prepared
+from openplum.actions.runner import error_item
 from openplum.actions.table import ACTIONS
 from openplum.errors import ApiError
 from openplum.services.apps import KeyClass, classify_key

@@ -8,36 +8,16 @@ again but not applied again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
 from openplum.actions.context import ActionContext, Reply, Runtime
-from openplum.actions.table import ActionSpec
+from openplum.actions.prepared import Prepared
 from openplum.errors import ApiError
-from openplum.services.apps import KeyClass
 from openplum.services.unit import Unit
 from openplum.store.base import AppRecord, Tx
 
 log = logging.getLogger("openplum.actions")
-
-
-class Prepared(msgspec.Struct):
-    """One item after parsing and auth at the edge: either ready to run or already answered."""
-
-    spec: ActionSpec | None
-    params: Any = None
-    key_class: KeyClass | None = None
-    replay_key: bytes | None = None
-    answer: dict[str, Any] | None = None
-    status: int = 0
-    """HTTP status for a single (non-batch) request answered at the edge."""
-    req_id: str | None = None
-    uploads: Mapping[str, bytes] = msgspec.field(default_factory=dict)
-    """File parts of a multipart request of this one action (``uploadFile``)."""
-    base_url: str | None = None
-    """This server's absolute base URL as a request of this one action reached it (export file URLs)."""
 
 
 REDIRECT = 302

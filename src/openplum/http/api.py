@@ -22,7 +22,8 @@ from openplum import client_json
 from openplum.actions.context import Runtime
 from openplum.actions.import_staging import stage
 from openplum.actions.prepare import number_repeats, prepare, truthy
-from openplum.actions.runner import REDIRECT, Answer, Prepared, error_item, run_batch
+from openplum.actions.prepared import Prepared
+from openplum.actions.runner import REDIRECT, Answer, error_item, run_batch
 from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import RequestRejected
 from openplum.http.auth import AppDirectory, authenticate

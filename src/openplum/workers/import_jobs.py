@@ -31,7 +31,8 @@ import msgspec
 
 from openplum.actions.context import Runtime
 from openplum.actions.prepare import number_repeats, prepare
-from openplum.actions.runner import Prepared, error_item, run_batch
+from openplum.actions.prepared import Prepared
+from openplum.actions.runner import error_item, run_batch
 from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import Overloaded, StoreUnavailable
 from openplum.services import jobs
