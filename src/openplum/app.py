@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from openplum import collector
 from openplum.actions.context import Runtime
 from openplum.errors import RequestRejected
 from openplum.http.api import Api, location_of
@@ -176,6 +177,10 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 
 
 def create_app(settings: Settings | None = None) -> OpenplumApp:
+    """The app as ``openplum serve`` builds it in each of its processes: with the garbage collector set for
+    serving (``collector``)."""
     from openplum.settings import from_env
 
-    return OpenplumApp(settings or from_env())
+    app = OpenplumApp(settings or from_env())
+    collector.settle()
+    return app
