@@ -13,30 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from openplum.actions.common import device_key, subject
+from openplum.actions.content_params import DeleteVarsParams, GetVarsParams, SetVarsParams
 from openplum.actions.context import ActionContext, Reply
-from openplum.actions.params import Common
 from openplum.errors import ApiError
 from openplum.services import content as content_service
 from openplum.services import exposures
 from openplum.services.identity import USER_NOT_FOUND
 from openplum.services.profile import Profile
-
-
-class GetVarsParams(Common):
-    include_defaults: bool = True
-    include_variant_debug_info: bool = False
-    newsfeed_messages: list[Any] | None = None
-
-
-class SetVarsParams(Common):
-    vars: dict[str, Any] | None = None
-    kinds: dict[str, str] | None = None
-    action_definitions: dict[str, Any] | None = None
-    file_attributes: dict[str, Any] | None = None
-
-
-class DeleteVarsParams(Common):
-    vars: list[str]
 
 
 def content_block(

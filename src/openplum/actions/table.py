@@ -22,6 +22,7 @@ from openplum.actions import (
     tracking,
     users,
 )
+from openplum.actions.content_params import DeleteVarsParams, GetVarsParams, SetVarsParams
 from openplum.actions.context import Handler
 from openplum.actions.device_params import DeviceParams
 from openplum.actions.params import Common, CreateDisposition, NoParams
@@ -99,11 +100,11 @@ _SPECS: list[ActionSpec] = [
     ActionSpec("getAbTests", C, "List A/B tests", experiments.ListParams, experiments.get_ab_tests),
     ActionSpec("getVariant", C, "Read one A/B test variant", experiments.OneParams, experiments.get_variant),
     # Variables and files (§6.5)
-    ActionSpec("getVars", P, "Read the user's variables and variants", content.GetVarsParams, content.get_vars,
+    ActionSpec("getVars", P, "Read the user's variables and variants", GetVarsParams, content.get_vars,
                "CreateNever"),
-    ActionSpec("setVars", D, "Define the app's variables (defaults in code)", content.SetVarsParams,
+    ActionSpec("setVars", D, "Define the app's variables (defaults in code)", SetVarsParams,
                content.set_vars, writes=True),
-    ActionSpec("deleteVars", D, "Delete variables", content.DeleteVarsParams, content.delete_vars, writes=True),
+    ActionSpec("deleteVars", D, "Delete variables", DeleteVarsParams, content.delete_vars, writes=True),
     ActionSpec("downloadFile", P, "Redirect to a file", files.DownloadFileParams, files.download_file),
     ActionSpec("uploadFile", D, "Upload files", files.UploadFileParams, files.upload_file, writes=True),
     # Postbacks (§6.6)

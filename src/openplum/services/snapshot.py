@@ -16,7 +16,8 @@ import msgspec
 
 from openplum.services import experiments, variables
 from openplum.services.audiences import Audience, Rule, parse_audience
-from openplum.services.experiments import AbTest, Placement, Variant
+from openplum.services.experiments import AbTest, Variant
+from openplum.services.placement import Placement
 from openplum.services.profile import Profile
 from openplum.store.base import Tx
 
