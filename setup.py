@@ -8,8 +8,8 @@ A plain ``pip install .`` or ``pip install -e .`` compiles nothing. mypyc type-c
 does, so a compiled build runs where openplum's dependencies and mypy are installed, without pip's build
 isolation: ``OPENPLUM_COMPILE=1 pip install --no-build-isolation --no-deps .`` in such an environment.
 
-Which modules: those every ``/api`` request runs through (parsing, auth, preparing and running items, the unit
-of work, the SQL and the SQLite store), those getVars and start spend their time in (audiences, the content
+Which modules: those every ``/api`` request runs through (parsing, auth, decoding, preparing and running items,
+the unit of work, the SQL and the SQLite store), those getVars and start spend their time in (audiences, the content
 snapshot, the A/B placement and exposures, the content handlers), and the helpers ingest's tracking handlers
 call per event (the name catalog and its checks, the actions' common helpers, users, time). The handlers
 themselves stay interpreted: compiled, an ingest batch took 7 % more instructions, not fewer.
@@ -40,6 +40,7 @@ COMPILED = [
     "openplum/http/transport.py",
     "openplum/actions/common.py",
     "openplum/actions/content.py",
+    "openplum/actions/decoding.py",
     "openplum/actions/prepare.py",
     "openplum/actions/runner.py",
     "openplum/actions/table.py",

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from openplum.actions.params import decode
+from openplum.actions.decoding import decode
 from openplum.actions.prepared import Prepared
 from openplum.actions.runner import error_item
 from openplum.actions.table import ACTIONS

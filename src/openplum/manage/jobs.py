@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from openplum.actions.params import decode
+from openplum.actions.decoding import decode
 from openplum.errors import ApiError
 from openplum.manage.registry import Call
 from openplum.manage.resources import routes
