@@ -1,9 +1,9 @@
 """Python's cyclic garbage collector, set for a serving process (``openplum serve``, each of its workers).
 
 What a request allocates is freed by reference counting as soon as the request ends: the request path leaves
-no reference cycles behind (a census of the collector's findings over hundreds of ingest batches found none).
+no reference cycles behind (a census of the collector's findings over a hundred ingest batches found none).
 The cyclic collector therefore finds nothing, but at Python's default settings it still runs after every 700
-new container objects, and a 50-item batch allocates tens of thousands: on ingest it ran 60 times a second
+new container objects, and a 50-item batch allocates tens of thousands: on ingest it ran about 90 times a second
 and each full collection walked every object the process holds (the imported modules, the app, its caches),
 taking 40 ms at a time. ``bench/README.md`` has the measurements.
 
