@@ -10,11 +10,13 @@ from contextlib import closing
 from pathlib import Path
 
 import apsw
+from yoyo import get_backend, read_migrations
 
 from openplum.services import profile as profiles
 from openplum.services.profile import Profile
 from openplum.store import SqliteStore
 from openplum.store.base import Tx
+from openplum.store.migrate import MIGRATIONS
 from openplum.store.sqlite import PAGE_BYTES
 from tests.store.stores import AnyStore, app, insert, run
 
@@ -61,6 +63,41 @@ def test_a_database_made_with_4_kib_pages_keeps_them_and_works(tmp_path: Path) -
         conn.execute("CREATE TABLE earlier (x INTEGER)")  # a file already in use
     _round_trip(SqliteStore(path, synchronous="NORMAL"))
     assert _page_size(path) == 4096
+
+
+def test_profiles_stored_before_migration_0011_are_kept_in_the_rowid_table(tmp_path: Path) -> None:
+    """Migration 0011 makes ``profiles`` a rowid table (a long profile is no longer part of its B-tree's key):
+    the profiles of a database made before it are all there after it, and the upsert still finds them."""
+    path = tmp_path / "before.db"
+    record = app("rowid")
+    long_doc = profiles.encode(Profile(user_id="u1", created=1.0, attributes={f"a{i}": "x" * 90 for i in range(120)}))
+    assert len(long_doc) > PAGE_BYTES // 2
+    backend = get_backend(f"sqlite:///{path}")
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(
+            read_migrations(str(MIGRATIONS / "sqlite")).filter(lambda m: m.id < "0011")
+        ))
+    backend.connection.close()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("INSERT INTO apps VALUES (?, ?, ?, ?, ?, ?, ?)", (
+            record.app_id, record.name, record.production_key, record.development_key, record.data_export_key,
+            record.content_read_only_key, record.created))
+        conn.executemany("INSERT INTO profiles VALUES (?, ?, ?, 1.0)",
+                         [(record.app_id, "u1", long_doc), (record.app_id, "u2", b"{}")])
+    store = SqliteStore(path, synchronous="NORMAL")
+
+    async def scenario(s: AnyStore) -> None:
+        def read(tx: Tx) -> dict[str, bytes]:
+            return tx.load_profiles(record.app_id, ["u1", "u2", "u3"])
+
+        assert await s.read(read) == {"u1": long_doc, "u2": b"{}"}
+        await s.write(lambda tx: tx.save_profiles(record.app_id, [("u2", b"[]", 2.0), ("u3", long_doc, 2.0)]))
+        assert await s.read(read) == {"u1": long_doc, "u2": b"[]", "u3": long_doc}
+
+    run(store, scenario)
+    with closing(apsw.Connection(str(path))) as conn:
+        made = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'profiles'").fetchall()[0][0]
+    assert "WITHOUT ROWID" not in made.upper()
 
 
 def test_a_second_store_opened_on_a_file_in_use_leaves_the_first_working(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from yoyo import get_backend, read_migrations
 
-_HERE = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _yoyo_url(backend: str, target: str) -> str:
@@ -23,14 +23,14 @@ def _yoyo_url(backend: str, target: str) -> str:
 
 def migration_ids(backend: str) -> list[str]:
     """The ids of every migration of ``backend``, in order."""
-    return [m.id for m in read_migrations(str(_HERE / backend))]
+    return [m.id for m in read_migrations(str(MIGRATIONS / backend))]
 
 
 def apply_migrations(backend: str, target: str) -> list[str]:
     """Apply pending migrations to the SQLite file or PostgreSQL URL ``target``; return the ids applied."""
     yoyo = get_backend(_yoyo_url(backend, target))
     try:
-        migrations = read_migrations(str(_HERE / backend))
+        migrations = read_migrations(str(MIGRATIONS / backend))
         with yoyo.lock():
             pending = yoyo.to_apply(migrations)
             yoyo.apply_migrations(pending)

@@ -32,9 +32,10 @@ T = TypeVar("T")
 MMAP_BYTES = 1 << 40
 """Map the whole database file, however large (SQLite caps it at its compile-time limit, 2 GiB by default)."""
 PAGE_BYTES = 16384
-"""Pages of a new database file. A profile is a JSON document of about 1 to 4 KB; with 4 KiB pages, a row of the
-``profiles`` table (``WITHOUT ROWID``) over about 1,000 bytes keeps its tail in an overflow page, so a profile
-read or write touched two random pages and the table took several times the space of its data."""
+"""Pages of a new database file. A profile is a JSON document of about 1 KB for a new user to 10 KB and more for
+one with a long history; with 4 KiB pages, a profile over about 4,000 bytes keeps its tail in an overflow page,
+so a profile read or write touched two random pages and the table took several times the space of its data.
+(The ``profiles`` table is a rowid table since migration 0011: the whole row is never a B-tree key.)"""
 CACHE_KIB = 16384
 """Page cache per connection (16 MiB): hot B-tree interior pages stay decoded; memory does not grow with data."""
 
