@@ -10,7 +10,7 @@ isolation: ``OPENPLUM_COMPILE=1 pip install --no-build-isolation --no-deps .`` i
 
 Which modules: those every ``/api`` request runs through (parsing, auth, decoding, preparing and running items,
 the unit of work, the SQL and the SQLite store), those getVars and start spend their time in (audiences, the
-content snapshot, the A/B placement and exposures, the content handlers), and the helpers ingest's tracking
+content snapshot, the A/B placement and exposures, the content handlers, the reader of profiles in part), and the helpers ingest's tracking
 handlers call per event (the name catalog and its checks, the actions' common helpers, users, time). The
 handlers themselves stay interpreted: compiled, an ingest batch took 8 % more instructions, not fewer.
 Modules that define msgspec structs stay interpreted: a struct whose class statement is compiled loses its
@@ -52,6 +52,7 @@ COMPILED = [
     "openplum/services/identity.py",
     "openplum/services/naming.py",
     "openplum/services/placement.py",
+    "openplum/services/profile_reader.py",
     "openplum/services/snapshot.py",
     "openplum/services/timing.py",
     "openplum/services/unit.py",

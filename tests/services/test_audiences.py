@@ -479,6 +479,17 @@ def test_rules_are_immutable_and_equal_when_their_json_is() -> None:
         rule._json = "{}"  # type: ignore[misc]
 
 
+def test_a_rule_names_the_events_and_states_whose_counters_it_reads() -> None:
+    rule = parse_rule({"any": [
+        {"event": "Purchase", "count": {"gte": 2}},
+        {"not": {"all": [{"state": "Checkout"}, {"event": "Level up", "lastWithinDays": 7}]}},
+        {"attribute": "plan", "op": "equals", "value": "pro"},
+    ]})
+    assert (rule.events, rule.states) == ({"Purchase", "Level up"}, {"Checkout"})
+    plain = parse_rule({"attribute": "plan", "op": "equals", "value": "pro"})
+    assert (plain.events, plain.states) == (frozenset(), frozenset())
+
+
 def test_parse_audience_keeps_name_rule_and_source() -> None:
     source = {"user": "new", "withinDays": 7}
     audience = parse_audience("New users", source, audience_id=4)

@@ -300,6 +300,33 @@ def test_a_test_with_an_audience_applies_only_to_matching_users(admin: Admin, ap
     assert all(get_vars(app, u)["vars"] == {} for u in frees[:3])
 
 
+def test_behaviour_targeting_reads_its_counters_among_a_long_history(admin: Admin, app: ApiClient) -> None:
+    """getVars decodes, of a profile's counters, only those the running tests' audiences read: the decision is the
+    same as on the whole profile, and the first exposure, written afterwards, keeps the whole history."""
+    buyers, checkers, browsers = _users(4, "buyer"), _users(4, "checker"), _users(4, "browser")
+    for user_id in buyers + checkers + browsers:
+        items: list[dict[str, Any]] = [{"action": "track", "userId": user_id, "event": f"Seen {i:02d}"}
+                                       for i in range(60)]
+        if user_id not in browsers:
+            items += [{"action": "track", "userId": user_id, "event": "Purchase", "value": 5}] * 2
+        if user_id in checkers:
+            items.append({"action": "advance", "userId": user_id, "state": "Checkout"})
+        response = app.multi(items)
+        assert response.status_code == 200, response.text
+    rule = {"all": [{"event": "Purchase", "count": {"gte": 2}}, {"not": {"state": "Checkout"}}]}
+    audience = admin.ok("POST", f"/apps/{app.app.app_id}/audiences", {"name": "Buyers", "rule": rule}, 201)
+    test = start_test(admin, app, [variant("Only", 100, color="red")], audienceId=audience["id"])
+
+    seen = assignments(app, buyers + checkers + browsers)
+
+    assert {u: seen[u] for u in buyers} == {u: [variant_ids(test)["Only"]] for u in buyers}
+    assert all(seen[u] == [] for u in checkers + browsers)
+    profile = app.profile(buyers[0])
+    assert len(profile["events"]) == 61
+    assert profile["events"]["Purchase"]["count"] == 2
+    assert _exposures(app, buyers[0]) == [{"abTestId": test["id"], "variantId": variant_ids(test)["Only"]}]
+
+
 def test_a_user_who_comes_to_match_the_audience_joins_the_test(admin: Admin, app: ApiClient) -> None:
     make_users(app, ["u-1"], {"plan": "free"})
     audience = admin.ok("POST", f"/apps/{app.app.app_id}/audiences", {"name": "Pro", "rule": PRO}, 201)

@@ -12,13 +12,17 @@ from openplum.actions.context import ActionContext
 from openplum.actions.params import Common
 from openplum.services import identity
 from openplum.services.profile import Profile
+from openplum.services.profile_reader import Decode
 from openplum.services.sessions import Timeouts
 from openplum.services.timing import event_time
 
 
-def subject(ctx: ActionContext, params: Common, *, allow_blocked: bool = False) -> Profile | None:
+def subject(
+    ctx: ActionContext, params: Common, *, allow_blocked: bool = False, decode: Decode | None = None
+) -> Profile | None:
     return identity.resolve(
-        ctx.unit, params.user_id, params.device_id, ctx.creates(params.create_disposition), allow_blocked=allow_blocked
+        ctx.unit, params.user_id, params.device_id, ctx.creates(params.create_disposition), allow_blocked=allow_blocked,
+        decode=decode,
     )
 
 

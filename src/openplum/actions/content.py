@@ -20,13 +20,15 @@ from openplum.services import content as content_service
 from openplum.services import exposures
 from openplum.services.identity import USER_NOT_FOUND
 from openplum.services.profile import Profile
+from openplum.services.snapshot import Snapshot
 
 
 def content_block(
     ctx: ActionContext, profile: Profile | None, device_id: str | None, *, include_defaults: bool,
-    include_debug: bool,
+    include_debug: bool, snapshot: Snapshot | None = None,
 ) -> dict[str, Any]:
-    snapshot = ctx.content.get(ctx.unit.tx, ctx.app.app_id)
+    if snapshot is None:
+        snapshot = ctx.content.get(ctx.unit.tx, ctx.app.app_id)
     assignments = snapshot.assignments(profile, device_id, ctx.now)
     if profile is not None and assignments:
         exposures.record(ctx, profile, device_id, assignments)
@@ -56,9 +58,11 @@ def content_block(
 
 
 def get_vars(ctx: ActionContext, p: GetVarsParams) -> Reply:
-    profile = subject(ctx, p)
+    snapshot = ctx.content.get(ctx.unit.tx, ctx.app.app_id)
+    # Of the profile's counters, only those the running tests' audiences read are decoded (a read-only unit).
+    profile = subject(ctx, p, decode=snapshot.profile_reader())
     block = content_block(ctx, profile, p.device_id or None, include_defaults=p.include_defaults,
-                          include_debug=p.include_variant_debug_info)
+                          include_debug=p.include_variant_debug_info, snapshot=snapshot)
     return Reply(block, warning=None if profile is not None else USER_NOT_FOUND)
 
 

@@ -146,6 +146,10 @@ class Rule:
 
     _json: str
     _test: Pred = field(compare=False, repr=False)
+    events: frozenset[str] = field(default=frozenset(), compare=False)
+    """The events whose counters the rule reads (a reader of profiles for it may leave out the others)."""
+    states: frozenset[str] = field(default=frozenset(), compare=False)
+    """The same for states."""
 
     def matches(self, profile: Profile, now: float) -> bool:
         return self._test(profile, now)
@@ -165,8 +169,9 @@ class Audience:
 
 def parse_rule(obj: object, path: str = "rule") -> Rule:
     """Validate and compile a rule's JSON (already decoded), or raise ``RuleError`` at its first problem."""
-    test = _Parser().rule(obj, path, 1)
-    return Rule(json.dumps(obj, ensure_ascii=False), test)
+    parser = _Parser()
+    test = parser.rule(obj, path, 1)
+    return Rule(json.dumps(obj, ensure_ascii=False), test, frozenset(parser.events), frozenset(parser.states))
 
 
 def rule_to_json(rule: Rule) -> Any:
@@ -188,6 +193,8 @@ def parse_audience(name: object, rule_json: object, audience_id: int | None = No
 class _Parser:
     def __init__(self) -> None:
         self.nodes = 0
+        self.events: set[str] = set()
+        self.states: set[str] = set()
 
     def rule(self, obj: object, path: str, depth: int) -> Pred:
         if depth > MAX_DEPTH:
@@ -207,7 +214,12 @@ class _Parser:
         if kind == "not":
             inner = self.rule(body["not"], f"{path}.not", depth + 1)
             return lambda p, now: not inner(p, now)
-        return _LEAVES[kind](body, path)
+        leaf = _LEAVES[kind](body, path)
+        if kind == "event":
+            self.events.add(body["event"])
+        elif kind == "state":
+            self.states.add(body["state"])
+        return leaf
 
 
 def _all(preds: tuple[Pred, ...]) -> Pred:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from openplum.errors import ApiError
 from openplum.services.profile import Device, EventStats, Profile, StateStats
+from openplum.services.profile_reader import Decode
 from openplum.services.unit import Unit
 
 USER_NOT_FOUND = "User not found; request skipped."
@@ -37,15 +38,19 @@ def user_id_for(unit: Unit, user_id: str | None, device_id: str | None) -> str:
 
 
 def resolve(
-    unit: Unit, user_id: str | None, device_id: str | None, create: bool, *, allow_blocked: bool = False
+    unit: Unit, user_id: str | None, device_id: str | None, create: bool, *, allow_blocked: bool = False,
+    decode: Decode | None = None,
 ) -> Profile | None:
-    """The profile the call is about, created when ``create`` allows; None when it does not exist."""
+    """The profile the call is about, created when ``create`` allows; None when it does not exist.
+
+    With ``decode``, a call that only reads (targeting) may get the profile decoded in part (``Unit.reading``).
+    """
     if device_id and len(device_id) > 400:
         raise ApiError("deviceId must be at most 400 characters")
     uid = user_id_for(unit, user_id, device_id)
     if len(uid) > 400:
         raise ApiError("userId must be at most 400 characters")
-    profile = unit.profile(uid)
+    profile = unit.profile(uid) if decode is None else unit.reading(uid, decode)
     if profile is None:
         if not create:
             return None

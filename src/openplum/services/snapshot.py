@@ -14,11 +14,12 @@ from typing import Any
 
 import msgspec
 
-from openplum.services import experiments, variables
+from openplum.services import experiments, profile_reader, variables
 from openplum.services.audiences import Audience, Rule, parse_audience
 from openplum.services.experiments import AbTest, Variant
 from openplum.services.placement import Placement
 from openplum.services.profile import Profile
+from openplum.services.profile_reader import Decode
 from openplum.store.base import Tx
 
 COMBINATIONS = 4096
@@ -92,6 +93,16 @@ class Snapshot:
     _groups: dict[Any, tuple[Any, bytes | None]] = field(default_factory=dict, compare=False, repr=False)
     """One top-level group's nested values (and their JSON, once asked for) by the variants that change it
     (bounded by ``COMBINATIONS``)."""
+
+    def profile_reader(self) -> Decode:
+        """A decoder of profiles that keeps, of their counters, those the running tests' audiences read."""
+        reader: Decode | None = self._memo.get("profile_reader")
+        if reader is None:
+            rules = [rule for _, rule in self.running if rule is not None]
+            events = frozenset(name for rule in rules for name in rule.events)
+            states = frozenset(name for rule in rules for name in rule.states)
+            reader = self._memo["profile_reader"] = profile_reader.reader(events, states)
+        return reader
 
     def assignments(self, profile: Profile | None, device_id: str | None, now: float) -> list[Assignment]:
         if profile is None:

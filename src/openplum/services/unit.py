@@ -18,6 +18,7 @@ from openplum.services import postbacks
 from openplum.services import profile as profiles
 from openplum.services.catalog import NameCatalog
 from openplum.services.profile import Profile
+from openplum.services.profile_reader import Decode
 from openplum.store.base import EventRow, SessionRow, StateRow, Tx
 
 _ids = random.Random()  # noqa: S311 - seeded from os.urandom; ids need uniqueness, not secrecy
@@ -46,6 +47,10 @@ class Unit:
         self.now = now
         self.writable = writable
         self._profiles: dict[str, Profile | None] = {}
+        self._docs: dict[str, bytes | None] = {}
+        """Profiles read but not yet decoded (a request may need only some of those its batch names)."""
+        self._partial: dict[str, Profile | None] = {}
+        """Profiles decoded in part for reads that change nothing (``reading``); never saved."""
         self._dirty: set[str] = set()
         self._dropped: set[str] = set()
         self._device_users: dict[str, str | None] = {}
@@ -60,18 +65,37 @@ class Unit:
 
     # -- profiles ------------------------------------------------------------------------------------
     def prefetch(self, user_ids: Iterable[str]) -> None:
-        wanted = [u for u in dict.fromkeys(user_ids) if u and u not in self._profiles]
+        """Read the profiles of ``user_ids`` in one statement; each is decoded when first asked for."""
+        wanted = [u for u in dict.fromkeys(user_ids) if u and u not in self._profiles and u not in self._docs]
         if not wanted:
             return
         found = self.tx.load_profiles(self.app_id, wanted, lock=self.writable)
         for user_id in wanted:
-            doc = found.get(user_id)
-            self._profiles[user_id] = profiles.decode(doc) if doc is not None else None
+            self._docs[user_id] = found.get(user_id)
 
     def profile(self, user_id: str) -> Profile | None:
-        if user_id not in self._profiles:
+        if user_id in self._profiles:
+            return self._profiles[user_id]
+        if user_id not in self._docs:
             self.prefetch([user_id])
-        return self._profiles[user_id]
+        doc = self._docs.pop(user_id)
+        self._partial.pop(user_id, None)
+        found = self._profiles[user_id] = profiles.decode(doc) if doc is not None else None
+        return found
+
+    def reading(self, user_id: str, decode: Decode) -> Profile | None:
+        """The profile for a read that never changes it (targeting): on a unit that does not write, decoded by
+        ``decode``, which may leave out what the reader does not need (``profile_reader``); otherwise, and
+        once the whole profile has been asked for, the whole profile."""
+        if self.writable or user_id in self._profiles:
+            return self.profile(user_id)
+        if user_id in self._partial:
+            return self._partial[user_id]
+        if user_id not in self._docs:
+            self.prefetch([user_id])
+        doc = self._docs[user_id]
+        found = self._partial[user_id] = decode(doc) if doc is not None else None
+        return found
 
     def create(self, user_id: str, *, identified: bool) -> Profile:
         created = Profile(user_id=user_id, created=self.now, identified=identified)
