@@ -64,7 +64,8 @@ def sqlite_rows(bench: Bench, ceilings: dict[int, Server], users: int, million: 
     try:
         _prepare(bench, dep, users, histories=True)
         get_vars = scenarios.get_vars(bench, dep, ceiling)
-        rows = [get_vars, scenarios.export_user(bench, dep, get_vars.ceiling, 64),
+        rows = [get_vars, scenarios.get_vars_histories(bench, dep, ceiling),
+                scenarios.export_user(bench, dep, get_vars.ceiling, 64),
                 scenarios.export_user(bench, dep, [], 1)]
         ingest = scenarios.ingest(bench, dep, ceiling)
         rows.append(ingest)
@@ -96,7 +97,8 @@ def postgres_rows(bench: Bench, ceilings: dict[int, Server], url: str, users: in
     try:
         _prepare(bench, dep, users, histories=True)
         get_vars = scenarios.get_vars(bench, dep, ceilings[1])
-        rows = [get_vars, scenarios.export_user(bench, dep, get_vars.ceiling, 64),
+        rows = [get_vars, scenarios.get_vars_histories(bench, dep, ceilings[1]),
+                scenarios.export_user(bench, dep, get_vars.ceiling, 64),
                 scenarios.export_user(bench, dep, [], 1), scenarios.ingest(bench, dep, ceilings[1])]
         dep.serve(2)
         rows += [scenarios.get_vars(bench, dep, _ceiling(bench, ceilings, 2)),

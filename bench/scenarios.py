@@ -111,16 +111,24 @@ def ingest(bench: Bench, dep: Deployment, ceiling: Server, users: int = INGEST_U
     return row
 
 
-def get_vars(bench: Bench, dep: Deployment, ceiling: Server, scenario: str = "getVars") -> Row:
+def get_vars(bench: Bench, dep: Deployment, ceiling: Server, scenario: str = "getVars", users: int = 0) -> Row:
+    """getVars for random users among the first ``users`` (default: all of the deployment's)."""
     assert dep.server is not None
     workers = len(dep.server.workers())
-    args = ["getVars", APP_ID, KEYS["production"], str(dep.users), "includeDefaults=false"]
-    mine, theirs = bench.measure(f"{scenario} {dep.backend} x{workers} {dep.users:,} users", dep.server, ceiling,
-                                 "get.lua", args, dep.users, profile=not scenario.startswith("growth"))
-    row = Row(scenario, dep.backend, workers, dep.users, 1, mine, theirs, "≥ 0.4 of ceiling req/s; p99 < 20 ms",
+    users = users or dep.users
+    args = ["getVars", APP_ID, KEYS["production"], str(users), "includeDefaults=false"]
+    mine, theirs = bench.measure(f"{scenario} {dep.backend} x{workers} {users:,} users", dep.server, ceiling,
+                                 "get.lua", args, users, profile=scenario == "getVars")
+    row = Row(scenario, dep.backend, workers, users, 1, mine, theirs, "≥ 0.4 of ceiling req/s; p99 < 20 ms",
               lambda r: r.ratio >= 0.4 and r.p99 < 20)
     row.rss_mib = dep.server.rss_mib()
     return row
+
+
+def get_vars_histories(bench: Bench, dep: Deployment, ceiling: Server) -> Row:
+    """getVars for the users whose profiles hold 100 event names (``Deployment.give_histories``): what a profile
+    with a history costs the read, beside the getVars row's users with one session each."""
+    return get_vars(bench, dep, ceiling, "getVars: users with histories", users=min(EXPORT_USERS, dep.users))
 
 
 def export_user(bench: Bench, dep: Deployment, ceiling_runs: list[wrk.Run], connections: int) -> Row:
