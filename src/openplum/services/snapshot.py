@@ -9,6 +9,7 @@ reloads on next use.
 from __future__ import annotations
 
 import threading
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +42,12 @@ class Assignment:
         self.test = test
         self.variant = variant
         self.key = str(test.id)
-        self.variant_key = (test.id, id(variant))
+        self.variant_key: Hashable = (test.id, id(variant))
+        """Typed as any key, so that compiled code keeps the one tuple instead of boxing its ids at each use."""
         self.listed = msgspec.Raw(_encoder.encode({"id": variant.id}))
 
 
-_Running = tuple[AbTest, Rule | None, str, dict[int, Assignment], Placement, tuple[Assignment, ...]]
+_Running = tuple[AbTest, Rule | None, str, dict[Hashable, Assignment], Placement, tuple[Assignment, ...], bool]
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,11 @@ class Snapshot:
         forced = self._forced_by_device().get(device_id) if device_id else None
         exposures = profile.exposures
         user_id = profile.user_id
-        for test, rule, key, by_id, placement, made in self._running():
+        for test, rule, key, by_id, placement, made, sticky in self._running():
             assignment = by_id.get(forced[test.id]) if forced and test.id in forced else None
-            if assignment is None and test.targeting_sticky:
+            if assignment is None and sticky:
                 # Sticky: once exposed, a user keeps the variant even if they leave the audience.
-                exposed = exposures.get(key)
+                exposed: Hashable | None = exposures.get(key)
                 if exposed is not None:
                     assignment = by_id.get(exposed)
             if assignment is None:
@@ -155,7 +157,7 @@ class Snapshot:
         """
         layout = self._layout(include_defaults)
         tops_of = self._tops_of(include_defaults)
-        touched: dict[str, list[tuple[int, int]]] = {}  # each group the variants change: the variants, in order
+        touched: dict[str, list[Hashable]] = {}  # each group the variants change: the variants, in order
         for assignment in assignments:
             variant_key = assignment.variant_key
             tops = tops_of.get(variant_key, _UNKNOWN)
@@ -277,9 +279,9 @@ class Snapshot:
             found = self._memo["actions"] = msgspec.Raw(_encoder.encode(self.action_definitions))
         return found
 
-    def _tops_of(self, include_defaults: bool) -> dict[tuple[int, int], tuple[str, ...] | None]:
+    def _tops_of(self, include_defaults: bool) -> dict[Hashable, tuple[str, ...] | None]:
         """The top-level groups each variant changes (None: it adds a top-level name), filled on demand."""
-        found: dict[tuple[int, int], tuple[str, ...] | None] | None = self._memo.get(("tops", include_defaults))
+        found: dict[Hashable, tuple[str, ...] | None] | None = self._memo.get(("tops", include_defaults))
         if found is None:
             found = self._memo[("tops", include_defaults)] = {}
         return found
@@ -300,10 +302,12 @@ class Snapshot:
             running = []
             for test, rule in self.running:
                 made = tuple(Assignment(test, variant) for variant in test.variants)
-                by_id: dict[int, Assignment] = {}
+                by_id: dict[Hashable, Assignment] = {}
                 for assignment in made:
                     by_id.setdefault(assignment.variant.id, assignment)
-                running.append((test, rule, str(test.id), by_id, Placement(self.app_id, test), made))
+                running.append(
+                    (test, rule, str(test.id), by_id, Placement(self.app_id, test), made, test.targeting_sticky)
+                )
             found = self._memo["running"] = tuple(running)
         return found
 
