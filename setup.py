@@ -8,15 +8,15 @@ A plain ``pip install .`` or ``pip install -e .`` compiles nothing. mypyc type-c
 does, so a compiled build runs where openplum's dependencies and mypy are installed, without pip's build
 isolation: ``OPENPLUM_COMPILE=1 pip install --no-build-isolation --no-deps .`` in such an environment.
 
-Which modules: those every ``/api`` request runs through (parsing, auth, decoding, preparing and running items,
-the unit of work, the SQL and the SQLite store), those getVars and start spend their time in (audiences, the
-content snapshot, the A/B placement and exposures, the content handlers, the reader of profiles in part), and the helpers ingest's tracking
-handlers call per event (the name catalog and its checks, the actions' common helpers, users, time). The
-handlers themselves stay interpreted: compiled, an ingest batch took 8 % more instructions, not fewer.
-Modules that define msgspec structs stay interpreted: a struct whose class statement is compiled loses its
-options (``rename=``, ``kw_only=``...) and its fields' types, which msgspec reads from the class. Where the code
-around a struct is hot, the struct has a module of its own (``actions/prepared.py`` for the batch runner; the
-content actions' parameters; ``services/placement.py`` apart from the A/B tests' structs).
+Which modules: those every ``/api`` request runs through (parsing, auth, decoding, preparing and running items, the
+unit of work, the SQL and the SQLite store), those getVars and start spend their time in (audiences, the content
+snapshot, the A/B placement and exposures, the content handlers, the reader of profiles in part), and the helpers
+ingest's tracking handlers call per event (the name catalog and its checks, the actions' common helpers, users,
+time). The handlers themselves stay interpreted: compiled, an ingest batch took 8 % more instructions, not fewer.
+Modules that define msgspec structs stay interpreted: a struct whose class statement is compiled loses its options
+(``rename=``, ``kw_only=``...) and its fields' types, which msgspec reads from the class. Where the code around a
+struct is hot, the struct has a module of its own (``actions/prepared.py`` for the batch runner; the content
+actions' parameters; ``services/placement.py`` apart from the A/B tests' structs).
 
 A compiled class's methods cannot be replaced, and interpreted code may extend it only where it says so
 (``mypyc_attr(allow_interpreted_subclasses=True)``: ``SqlTx``, which ``PgTx`` extends; ``Api``, which the
