@@ -99,6 +99,22 @@ def test_wrong_key_is_403_invalid_access_key(api: ApiClient) -> None:
     assert message(response).startswith("Invalid access key")
 
 
+@pytest.mark.parametrize("suffix", ["é", "\u2028", "😀"], ids=["latin", "separator", "emoji"])
+def test_key_with_characters_beyond_ascii_is_403_invalid_access_key(api: ApiClient, suffix: str) -> None:
+    """Keys are ASCII; a key that is not matches none (and is not an error of the server)."""
+    for given in (api.app.production + suffix, suffix):
+        response = api.call("getMigrateState", given)
+        assert response.status_code == 403
+        assert message(response).startswith("Invalid access key")
+
+
+def test_key_in_a_batch_item_with_characters_beyond_ascii_is_refused(api: ApiClient) -> None:
+    item = {"action": "getMigrateState", "clientKey": api.app.production + "é"}
+    answers = api.multi([item]).json()["response"]
+    assert answers[0]["success"] is False
+    assert answers[0]["error"]["message"].startswith("Invalid access key")
+
+
 @pytest.mark.parametrize("missing", ["appId", "clientKey"])
 def test_missing_credential_is_400(api: ApiClient, missing: str) -> None:
     params = {"appId": api.app.app_id, "clientKey": api.app.production, "action": "getMigrateState"}

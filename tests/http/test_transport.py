@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from openplum.http.transport import parse_query
 from tests.conftest import ApiClient
 
 JS_CAPTURE = Path(__file__).parents[1] / "fixtures" / "wire-captures" / "leanplum-sdk-js-1.9.0-chromium.jsonl"
@@ -263,3 +267,15 @@ def test_js_sdk_capture_is_accepted_as_sent(api: ApiClient, capture: dict[str, A
     answers = items(response)
     assert len(answers) == len(capture["body"]["data"]), answers
     assert all(isinstance(a.get("success"), bool) for a in answers), answers
+
+
+# -- the query string's own reading ----------------------------------------------------------------------
+
+_QUERY_TEXT = st.text(alphabet=st.sampled_from("ab=&é_-.;x0 \u2028"), max_size=40)
+
+
+@given(_QUERY_TEXT)
+def test_query_without_escapes_reads_as_parse_qsl_reads_it(text: str) -> None:
+    """The split taken for unescaped text (most SDK requests) gives what ``urllib.parse.parse_qsl`` gives:
+    blank values kept, a name without ``=`` blank, the last of a repeated name winning."""
+    assert parse_query(text.encode(), 1000) == dict(parse_qsl(text, keep_blank_values=True))

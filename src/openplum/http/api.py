@@ -26,7 +26,7 @@ from openplum.actions.prepared import Prepared
 from openplum.actions.runner import REDIRECT, Answer, error_item, run_batch
 from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import RequestRejected
-from openplum.http.auth import AppDirectory, authenticate
+from openplum.http.auth import AppDirectory, authenticate, authenticate_cached
 from openplum.http.envelope import error_envelope
 from openplum.http.transport import RequestParams
 from openplum.services.apps import KeyClass
@@ -79,7 +79,9 @@ class Api:
         batch = action == "multi" and not _flag(params.get("createJob"))
         if request.nul_possible and holds_nul([v for k, v in params.items() if not (batch and k == "data")]):
             raise RequestRejected(400, NUL_MESSAGE)  # a batch's items are checked one by one
-        app, key_class = await authenticate(self.directory, params.get("appId"), params.get("clientKey"))
+        app_id, client_key = params.get("appId"), params.get("clientKey")
+        known = authenticate_cached(self.directory, app_id, client_key)
+        app, key_class = known if known is not None else await authenticate(self.directory, app_id, client_key)
         if batch:
             answers = await self._multi(app, key_class, params, request.nul_possible)
             if len(answers) == 1 and answers[0][1] == REDIRECT:  # downloadFile alone in its batch
