@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 MAX_PARAMS = 50
 MAX_NAME = 139
 _FORBIDDEN = set(',|"{\t\r\n')
 
 
+@lru_cache(maxsize=4096)
 def name_problem(kind: str, name: str) -> str | None:
-    """Why ``name`` is not a valid ``kind`` name, or None when it is."""
+    """Why ``name`` is not a valid ``kind`` name, or None when it is. Cached: SDK batches repeat their names."""
     if not name:
         return f"{kind} name must not be empty"
     if len(name) > MAX_NAME:

@@ -43,6 +43,8 @@ class Unit:
         self.tx = tx
         self.catalog = catalog or NameCatalog()
         self.new_names: list[tuple[str, str]] = []
+        self._admitted: dict[str, set[str]] = {}
+        """Names the catalog has admitted for this unit, by kind: a batch repeats its names item after item."""
         self.app_id = app_id
         self.now = now
         self.writable = writable
@@ -166,7 +168,13 @@ class Unit:
 
     def admit(self, kind: str, names: list[str]) -> list[str]:
         """Check new names of ``kind`` against the app's caps; return a problem per refused name."""
-        return self.catalog.admit(self.tx, self.app_id, kind, names, self.new_names)
+        admitted = self._admitted.get(kind)
+        if admitted is not None and admitted.issuperset(names):
+            return []
+        problems = self.catalog.admit(self.tx, self.app_id, kind, names, self.new_names)
+        if not problems:
+            self._admitted.setdefault(kind, set()).update(names)
+        return problems
 
     # -- history -------------------------------------------------------------------------------------
     def add_event(self, row: EventRow) -> None:
