@@ -7,7 +7,7 @@ Body values win over query values with the same name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -27,15 +27,18 @@ class UploadedFile:
     data: bytes
 
 
-@dataclass
 class RequestParams:
-    params: dict[str, Any] = field(default_factory=dict)
-    files: list[UploadedFile] = field(default_factory=list)
-    csv: bytes | None = None
-    base_url: str | None = None
-    """This server's absolute base URL as the request reached it (set by the app, never from parameters)."""
-    nul_possible: bool = False
-    """Whether a parameter might hold a NUL character (``client_text``); when False none can."""
+    """A request's parameters as parsed at the edge. A plain class rather than a dataclass: compiled, a
+    dataclass's generated ``__init__`` still runs as interpreted code, and every request makes one."""
+
+    def __init__(self, params: dict[str, Any], nul_possible: bool) -> None:
+        self.params = params
+        self.nul_possible = nul_possible
+        """Whether a parameter might hold a NUL character (``client_text``); when False none can."""
+        self.files: list[UploadedFile] = []
+        self.csv: bytes | None = None
+        self.base_url: str | None = None
+        """This server's absolute base URL as the request reached it (set by the app, never from parameters)."""
 
 
 def parse_query(query: bytes, limit: int) -> dict[str, Any]:
@@ -69,7 +72,7 @@ def parse_request(query: bytes, content_type: str, body: bytes, max_params: int,
                   query_params: dict[str, Any] | None = None) -> RequestParams:
     """The request's parameters; ``query_params`` is ``query`` already parsed, when the caller has it."""
     params = parse_query(query, max_params) if query_params is None else query_params
-    out = RequestParams(params=params, nul_possible=may_hold_nul(query, body))
+    out = RequestParams(params, may_hold_nul(query, body))
     if not body.strip():
         return out
     mime, options = parse_options_header(content_type)
