@@ -92,11 +92,12 @@ class _RecordingStore:
         return out
 
 
-async def _asgi(app: OpenplumApp, path: str, query: str, body: bytes) -> int:
-    """One request through the ASGI app; its status."""
-    scope = {"type": "http", "method": "POST", "path": path, "query_string": query.encode(), "scheme": "http",
-             "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
-             "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": "", "http_version": "1.1"}
+async def _asgi(app: OpenplumApp, path: str, query: str, body: bytes, method: str = "POST") -> int:
+    """One request through the ASGI app; its status. An empty body is sent as none (no content headers)."""
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())] if body else []
+    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "scheme": "http",
+             "headers": headers, "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": "",
+             "http_version": "1.1"}
     sent = False
     status = 0
 
