@@ -32,10 +32,10 @@ class AppDirectory:
         return None
 
     async def get(self, app_id: str) -> AppRecord | None:
-        hit = self._cache.get(app_id)
+        hit = self.cached(app_id)
+        if hit is not None:
+            return hit[0]
         now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
 
         def load(tx: Tx) -> AppRecord | None:
             return tx.get_app(app_id)
