@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import report, scenarios
+from bench import others, report, scenarios
 from bench.deployment import Deployment, drop_schema, postgres_env, sqlite_env
 from bench.report import Row
 from bench.scenarios import Bench
@@ -38,6 +38,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         "run under py-spy (needs .venv/bin/pip install py-spy); summaries go into the results")
     parser.add_argument("--database-url", default=os.environ.get("OPENPLUM_BENCH_DATABASE_URL", DEFAULT_URL),
                         help="PostgreSQL server for the PostgreSQL scenarios (a fresh schema is created and dropped)")
+    parser.add_argument("--no-others", action="store_true", help="leave out the other systems (Unleash 6's "
+                        "frontend API, installed with npm), measured by default after the PostgreSQL rows")
     return parser.parse_args(argv)
 
 
@@ -109,6 +111,21 @@ def postgres_rows(bench: Bench, ceilings: dict[int, Server], url: str, users: in
         drop_schema(url, schema)
 
 
+def other_rows(bench: Bench, ceilings: dict[int, Server], url: str, users: int) -> list[Row]:
+    """The other systems on the same PostgreSQL, against the 1-worker ceiling; none when they cannot run here."""
+    try:
+        with others.unleash(url, bench.tmp, users) as unleash:
+            bench.log(f"{unleash.name}: content set up; a median answer of {unleash.answer_bytes:,.0f} bytes, "
+                      f"{unleash.answer_flags:g} flags")
+            return [scenarios.unleash(bench, unleash, ceilings[1])]
+    except RuntimeError as why:  # Unavailable, or Unleash failed to start, set up or answer
+        bench.log(f"other systems left out: {why}")
+        log = bench.tmp / others.LOG
+        if log.exists():
+            bench.log("Unleash's log ends:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-10:]))
+        return []
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     runs = args.runs or (1 if args.quick else 3)
@@ -131,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += sqlite_rows(bench, ceilings, sqlite_users, args.million)
         if args.only in (None, "postgres"):
             rows += postgres_rows(bench, ceilings, args.database_url, pg_users)
+            if not args.no_others:
+                rows += other_rows(bench, ceilings, args.database_url, pg_users)
         ok = True
     finally:
         for ceiling in ceilings.values():

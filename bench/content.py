@@ -42,22 +42,33 @@ def define_variables(client: Client, app_id: str, dev_key: str) -> None:
     client.api(params, {"vars": tree}, content_type="application/json")
 
 
-def _override(name: str) -> Any:
+def override(name: str) -> Any:
+    """The value a team or a treatment gives variable ``name``: the same kind as its default, another value."""
     group, index = int(name[5:7]), int(name[11:14])
-    return _value(group, index + 5)  # the same kind, another value
+    return _value(group, index + 5)
+
+
+def team_value_names(names: list[str]) -> list[str]:
+    """The variables given a team value: every 20th."""
+    return names[::len(names) // TEAM_VALUES][:TEAM_VALUES]
+
+
+def treatment(test: int, names: list[str]) -> dict[str, Any]:
+    """The 5 variables test ``test``'s treatment overrides, with their values."""
+    return {n: override(n) for n in names[test * 7 + 3 : test * 7 + 8]}
 
 
 def set_up(client: Client, app_id: str, dev_key: str, token: str) -> None:
     define_variables(client, app_id, dev_key)
     names = variable_names()
-    for name in names[::len(names) // TEAM_VALUES][:TEAM_VALUES]:
-        client.manage("PUT", f"/apps/{app_id}/variables/{quote(name)}/value", token, {"value": _override(name)})
+    for name in team_value_names(names):
+        client.manage("PUT", f"/apps/{app_id}/variables/{quote(name)}/value", token, {"value": override(name)})
     audience_ids = [
         client.manage("POST", f"/apps/{app_id}/audiences", token, {"name": name, "rule": rule})["id"]
         for name, rule in AUDIENCES
     ]
     for t in range(TESTS):
-        overrides = {n: _override(n) for n in names[t * 7 + 3 : t * 7 + 8]}
+        overrides = treatment(t, names)
         body: dict[str, Any] = {
             "name": f"Test {t}", "traffic": 100.0 if t % 4 else 50.0,
             "variants": [{"name": "control", "weight": 50, "control": True},

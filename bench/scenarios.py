@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench import profile, workload, wrk
 from bench.deployment import APP_ID, EXPORT_USERS, KEYS, Deployment, sqlite_env
+from bench.others import Unleash
 from bench.report import Row
 from bench.servers import ROOT, Server
 
@@ -49,8 +50,9 @@ class Bench:
 
     def measure(self, name: str, server: Server, ceiling: Server | None, script: str, args: list[str] | None,
                 users: int, connections: int = wrk.CONNECTIONS, *, seconds: float | None = None,
-                profile: bool = False) -> tuple[list[wrk.Run], list[wrk.Run]]:
-        """``runs`` pairs of (ceiling, openplum) runs; ``args`` None means fresh ingest arguments per run."""
+                profile: bool = False, label: str = "openplum") -> tuple[list[wrk.Run], list[wrk.Run]]:
+        """``runs`` pairs of (ceiling, server) runs; ``args`` None means fresh ingest arguments per run; ``label``
+        names the server in the log."""
         mine: list[wrk.Run] = []
         theirs: list[wrk.Run] = []
         seconds = seconds or self.seconds
@@ -61,7 +63,7 @@ class Bench:
                 self.log(f"{name} run {i + 1} ceiling : {_show(c)}")
             r = _timed(server, script, args or self.ingest_args(users), seconds, connections)
             mine.append(r)
-            self.log(f"{name} run {i + 1} openplum: {_show(r)}")
+            self.log(f"{name} run {i + 1} {label}: {_show(r)}")
         if profile and self.profile:
             self._profile(name, server, script, args, users, connections)
         return mine, theirs
@@ -144,6 +146,23 @@ def export_user(bench: Bench, dep: Deployment, ceiling_runs: list[wrk.Run], conn
     row = Row("exportUser", dep.backend, workers, users, 1, mine, theirs, "p99 < 5 ms", lambda r: r.p99 < 5,
               connections=connections)
     row.rss_mib = dep.server.rss_mib()
+    return row
+
+
+def unleash(bench: Bench, other: Unleash, ceiling: Server) -> Row:
+    """Unleash's frontend API for random users among ``other.users`` (``bench/others.py``), against the small-GET
+    ceiling the getVars rows use: what another system answers for one user's flags and variants."""
+    args = [other.frontend_token, str(other.users)]
+    # V8 compiles hot code as it runs: Unleash's first seconds under load are slower, so one run is not kept.
+    warm = wrk.run(other.server.url, "frontend.lua", args, min(max(bench.seconds, 3.0), 10.0))
+    bench.log(f"{other.name} warm-up run (not kept): {warm.rps:9,.0f} req/s  p99 {warm.p99_ms:7.1f} ms")
+    mine, theirs = bench.measure(f"{other.name} frontend API {other.users:,} users", other.server, ceiling,
+                                 "frontend.lua", args, other.users, label="unleash")
+    row = Row(f"other system: {other.name} frontend API (one user's flags)", "PostgreSQL", 1, other.users, 1, mine,
+              theirs, "none: context for the getVars rows", None)
+    row.rss_mib = other.server.rss_mib()
+    row.notes.append(f"one Node.js process; a median answer of {other.answer_bytes:,.0f} bytes with "
+                     f"{other.answer_flags:g} flags (its CPU column is Node's alone, not PostgreSQL's)")
     return row
 
 
