@@ -24,6 +24,7 @@ from openplum.loop_queue import nothing_else_waits, ready_queue
 from openplum.store.migrate import apply_migrations, migration_ids
 from openplum.store.reads import ReadGate
 from openplum.store.sql import ReadAgain, SqlTx
+from openplum.store.write_turns import WriteTurns
 from openplum.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -57,9 +58,10 @@ class SqliteStore:
         self.path = path
         self._synchronous = synchronous
         self._gate = ReadGate(writer_queue_limit)
+        self._turns = WriteTurns(path)
         self._writer = GroupCommitWriter(
             connect=self._connect, begin="BEGIN IMMEDIATE", make_tx=self._tx, queue_limit=writer_queue_limit,
-            name="openplum-sqlite-writer",
+            name="openplum-sqlite-writer", turn=self._turns.turn,
         )
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="openplum-sqlite-reader")
         self._local = threading.local()
@@ -110,6 +112,7 @@ class SqliteStore:
     async def close(self) -> None:
         await asyncio.to_thread(self._writer.stop)
         self._readers.shutdown(wait=True)
+        self._turns.close()
 
     async def write(self, fn: Callable[[Any], T]) -> T:
         return await self._writer.submit(fn)
@@ -180,13 +183,14 @@ class SqliteStore:
     def run(self, fn: Callable[[Any], T]) -> T:
         conn = self._connect()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(self._tx(conn))
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            with self._turns.turn():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(self._tx(conn))
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
             return result
         finally:
             conn.close()

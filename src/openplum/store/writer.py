@@ -10,6 +10,10 @@ The writer drives the transaction through its ``Tx`` (``SqlTx``): ``control`` fo
 at the end of each request, ``finish`` to commit. On PostgreSQL those are held back and sent with the next
 statement (a pipeline), so savepoints cost no round trip of their own.
 
+Where several processes write one store (SQLite with several workers), ``turn`` makes them take turns: each
+group's transaction runs inside it, so a writer waiting for another process's commit wakes when that commit
+ends, rather than when its store's own retry next looks.
+
 A writer may have several lanes: threads that each take the next group from the same queue and commit it on
 their own connection. SQLite has one (one writer per file); on PostgreSQL a lane spends most of its time
 waiting for the server, so several lanes overlap those waits, as several processes would. Their transactions
@@ -77,8 +81,10 @@ class GroupCommitWriter(Generic[C]):
         name: str,
         lanes: int = 1,
         retryable: Callable[[BaseException], bool] = lambda exc: False,
+        turn: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
     ) -> None:
         self._connect = connect
+        self._turn = turn
         self._begin = begin
         self._make_tx = make_tx
         self._limit = queue_limit
@@ -128,7 +134,8 @@ class GroupCommitWriter(Generic[C]):
 
     def _commit_group(self, lane: _Lane[C], group: list[_Job]) -> None:
         try:
-            self._transact(lane, group)
+            with self._turn():
+                self._transact(lane, group)
         except Exception:
             log.exception("write transaction failed; %d request(s) answered as retryable", len(group))
             self._discard_connection(lane)
