@@ -80,10 +80,13 @@ def sqlite_rows(bench: Bench, ceilings: dict[int, Server], users: int, million: 
                 scenarios.export_user(bench, dep, get_vars.ceiling, 64),
                 scenarios.export_user(bench, dep, [], 1)]
         # Reads scale with processes (SQLite serves readers in parallel): getVars with both cores' workers,
-        # against the ceiling with as many. Ingest stays on one worker: one writer per SQLite file.
+        # against the ceiling with as many. Writes take turns at the one file (store/write_turns.py), so ingest
+        # with 2 workers shows what a second process adds to the parsing around them.
         get_vars_2 = _before_ingest(bench, dep, ceilings)
         ingest = scenarios.ingest(bench, dep, ceiling)
         rows += [ingest, get_vars_2]
+        dep.serve(2)
+        rows.append(scenarios.ingest(bench, dep, _ceiling(bench, ceilings, 2)))
     finally:
         dep.stop()
     rows.append(scenarios.floor(bench, bench.tmp, ingest))

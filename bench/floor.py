@@ -133,7 +133,7 @@ def _ingest_body(user: int, first_ms: int) -> tuple[str, bytes]:
 async def record(data_dir: Path, requests: int) -> list[list[Call]]:
     settings = from_env({**os.environ, "OPENPLUM_DATA_DIR": str(data_dir)})
     store = _RecordingStore(open_store(settings))
-    app = OpenplumApp(settings, store=store)  # type: ignore[arg-type]
+    app = OpenplumApp(settings, store=store)
     await store.start()
     try:
         first = workload.now_ms() - 60 * 86_400_000
