@@ -7,6 +7,7 @@ clear error item rather than an unknown-action error. The README's table of acti
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from openplum.actions import (
@@ -49,6 +50,9 @@ class ActionSpec:
     deduplicated: bool = True
     """Whether a replayed write is recognised; off for actions that start a job (every call answers a new
     ``jobId``, which consumers read unconditionally)."""
+    rehearsable: bool = False
+    """Its handler changes nothing but the request's unit of work and what that writes, so a batch of such
+    actions may be rehearsed ahead of its write turn (``store.rehearsal``)."""
 
     @property
     def implemented(self) -> bool:
@@ -137,7 +141,15 @@ _SPECS: list[ActionSpec] = [
                writes=True),
 ]
 
-ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in _SPECS}
+_REHEARSABLE = frozenset({
+    "start", "restart", "stop", "pauseSession", "resumeSession", "heartbeat", "track", "trackGeofence", "advance",
+    "pauseState", "resumeState", "setUserAttributes", "setDeviceAttributes", "setTrafficSourceInfo",
+})
+"""The behaviour actions SDKs batch: their handlers keep what they change in the unit of work."""
+
+ACTIONS: dict[str, ActionSpec] = {
+    spec.name: dataclasses.replace(spec, rehearsable=True) if spec.name in _REHEARSABLE else spec for spec in _SPECS
+}
 
 
 def markdown_table() -> str:

@@ -32,6 +32,7 @@ from openplum.http.transport import RequestParams
 from openplum.services.apps import KeyClass
 from openplum.services.timing import EARLIEST, LATEST
 from openplum.store.base import AppRecord, Store, Tx
+from openplum.store.rehearsal import Rehearsable
 
 log = logging.getLogger("openplum.api")
 
@@ -148,7 +149,12 @@ class Api:
             def work(tx: Tx) -> list[Answer]:
                 return run_batch(tx, app, items, runtime, now, request_time, writable=writable, followups=followups)
 
-            answers = await (self.store.write(work) if writable else self.store.read(work))
+            if not writable:
+                answers = await self.store.read(work)
+            elif all(it.spec is not None and it.spec.rehearsable for it in runnable):
+                answers = await self.store.write(Rehearsable(work, lambda: runtime.catalog.forget(app.app_id)))
+            else:
+                answers = await self.store.write(work)
             if followups:
                 await self._follow_up(followups)
         for raw_item, (answer, _) in zip(items, answers, strict=True):
@@ -165,7 +171,7 @@ class Api:
                 followup(tx)
 
         try:
-            await self.store.write(work)
+            await self.store.write(Rehearsable(work, lambda: None))  # their units have catalogs of their own
         except RequestRejected:
             log.warning("could not record %d follow-up write(s); they will be retried", len(followups))
 

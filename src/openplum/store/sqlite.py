@@ -61,7 +61,7 @@ class SqliteStore:
         self._turns = WriteTurns(path)
         self._writer = GroupCommitWriter(
             connect=self._connect, begin="BEGIN IMMEDIATE", make_tx=self._tx, queue_limit=writer_queue_limit,
-            name="openplum-sqlite-writer", turn=self._turns.turn,
+            name="openplum-sqlite-writer", turn=self._turns.turn, rehearse=True,
         )
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="openplum-sqlite-reader")
         self._local = threading.local()

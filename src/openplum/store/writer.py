@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from openplum.errors import Overloaded, StoreUnavailable
+from openplum.store.rehearsal import Call, Rehearsable, Rehearsal, replay
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -41,7 +42,7 @@ _MAX_GROUP = 256
 
 
 class _Job:
-    __slots__ = ("fn", "future", "loop", "ok", "outcome")
+    __slots__ = ("calls", "fn", "future", "loop", "ok", "outcome", "rehearsed")
 
     def __init__(self, fn: Callable[[Any], Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop):
         self.fn = fn
@@ -49,6 +50,9 @@ class _Job:
         self.loop = loop
         self.ok = False
         self.outcome: Any = None
+        self.calls: list[Call] | None = None
+        """What a rehearsal of the job did (``store.rehearsal``); None when it was not rehearsed."""
+        self.rehearsed: Any = None
 
 
 def _resolve_all(jobs: list[_Job]) -> None:
@@ -82,9 +86,11 @@ class GroupCommitWriter(Generic[C]):
         lanes: int = 1,
         retryable: Callable[[BaseException], bool] = lambda exc: False,
         turn: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+        rehearse: bool = False,
     ) -> None:
         self._connect = connect
         self._turn = turn
+        self._rehearse = rehearse
         self._begin = begin
         self._make_tx = make_tx
         self._limit = queue_limit
@@ -134,8 +140,9 @@ class GroupCommitWriter(Generic[C]):
 
     def _commit_group(self, lane: _Lane[C], group: list[_Job]) -> None:
         try:
+            rehearsed = self._rehearse and self._rehearse_group(lane, group)
             with self._turn():
-                self._transact(lane, group)
+                self._transact(lane, group, rehearsed)
         except Exception:
             log.exception("write transaction failed; %d request(s) answered as retryable", len(group))
             self._discard_connection(lane)
@@ -147,10 +154,40 @@ class GroupCommitWriter(Generic[C]):
         for loop, jobs in loops.items():  # one wake-up per event loop, not one per request
             loop.call_soon_threadsafe(_resolve_all, jobs)
 
-    def _transact(self, lane: _Lane[C], group: list[_Job]) -> None:
+    def _rehearse_group(self, lane: _Lane[C], group: list[_Job]) -> bool:
+        """Rehearse the group's ``Rehearsable`` jobs in one read transaction, outside the turn; True when any
+        job has a rehearsal to replay."""
+        jobs = [(job, job.fn) for job in group if isinstance(job.fn, Rehearsable)]
+        if not jobs:
+            return False
+        try:
+            tx = self._make_tx(self._connection(lane))
+            tx.control("BEGIN")
+            try:
+                for job, fn in jobs:
+                    rehearsal = Rehearsal(tx)
+                    try:
+                        job.rehearsed = fn(rehearsal)
+                    except Exception:  # NeedsTurn, or a failure the job will meet again in its turn
+                        fn.discarded()
+                        continue
+                    job.calls = rehearsal.calls
+            finally:
+                tx.control("ROLLBACK")
+        except Exception:  # the store itself failed: the turn will meet it again, or not
+            log.debug("rehearsal failed; the group runs in its turn", exc_info=True)
+            for job, fn in jobs:
+                if job.calls is not None:
+                    job.calls = None
+                    fn.discarded()
+            self._discard_connection(lane)
+            return False
+        return any(job.calls is not None for job, _ in jobs)
+
+    def _transact(self, lane: _Lane[C], group: list[_Job], rehearsed: bool = False) -> None:
         tx = self._make_tx(self._connection(lane))
         tx.control(self._begin)
-        if len(group) == 1:
+        if len(group) == 1 and not rehearsed:
             tx.finish("COMMIT" if self._run_alone(tx, group[0]) else "ROLLBACK")
         else:
             for job in group:
@@ -171,7 +208,7 @@ class GroupCommitWriter(Generic[C]):
     def _run_job(self, tx: Any, job: _Job) -> None:
         tx.control("SAVEPOINT job")
         try:
-            job.outcome = job.fn(tx)
+            job.outcome = self._replayed(tx, job) if job.calls is not None else job.fn(tx)
             tx.sync()
             job.ok = True
         except Exception as exc:
@@ -179,6 +216,18 @@ class GroupCommitWriter(Generic[C]):
             tx.control("ROLLBACK TO SAVEPOINT job")
             job.outcome = self._failure(exc)
         tx.control("RELEASE SAVEPOINT job")
+
+    @staticmethod
+    def _replayed(tx: Any, job: _Job) -> Any:
+        """The rehearsed job's result when its replay holds; else it runs again from its savepoint."""
+        fn = job.fn
+        assert job.calls is not None
+        assert isinstance(fn, Rehearsable)
+        if replay(tx, job.calls):
+            return job.rehearsed
+        tx.control("ROLLBACK TO SAVEPOINT job")
+        fn.discarded()
+        return fn(tx)
 
     def _failure(self, exc: Exception) -> Exception:
         """What a failed job answers: the store's transient refusals (a deadlock victim) become retryable."""
