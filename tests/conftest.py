@@ -104,6 +104,7 @@ def make_settings(backend: str, clock: ShiftedClock, data_dir: Path, pg_url: str
         database_url=pg_url if backend == "postgres" else None,
         clock=clock,
         sqlite_synchronous="NORMAL",
+        sqlite_rehearse="always",  # every SDK batch through the rehearsal that several workers use
         session_sweep_interval=3600.0,  # tests run the sweeper themselves
     )
     return base.with_overrides(**overrides)

@@ -48,3 +48,10 @@ def test_postgres_connections_per_process_default_to_two_writers_and_four_reader
     assert (custom.postgres_writers, custom.postgres_readers) == (4, 2)
     with pytest.raises(SystemExit, match="OPENPLUM_POSTGRES_READERS"):
         from_env({"OPENPLUM_POSTGRES_READERS": "0"})
+
+
+def test_sqlite_writes_are_rehearsed_while_the_file_is_shared_unless_told_otherwise() -> None:
+    assert from_env({}).sqlite_rehearse == "auto"
+    assert from_env({"OPENPLUM_SQLITE_REHEARSE": "Never"}).sqlite_rehearse == "never"
+    with pytest.raises(SystemExit, match="OPENPLUM_SQLITE_REHEARSE"):
+        from_env({"OPENPLUM_SQLITE_REHEARSE": "sometimes"})

@@ -59,6 +59,9 @@ class Settings:
     # PostgreSQL: read connections per process on the event loop, and as many again with a reader thread each.
     postgres_readers: int = 4
     sqlite_synchronous: str = "FULL"
+    sqlite_rehearse: str = "auto"
+    """When SQLite write jobs are rehearsed ahead of their turn (``store.rehearsal``): ``auto`` while another
+    process is writing the same file, ``always``, or ``never``."""
     event_loop: str = "asyncio"
     """``asyncio`` (the standard library's) or ``uvloop``. uvloop serves a little more at saturation, but it
     serves connections unevenly: at 64 busy connections its p99 latency was 8 to 10 times the stdlib loop's."""
@@ -123,6 +126,9 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     for name, count in (("OPENPLUM_POSTGRES_WRITERS", writers), ("OPENPLUM_POSTGRES_READERS", readers)):
         if count < 1:
             raise SystemExit(f"{name} must be at least 1")
+    rehearse = env.get("OPENPLUM_SQLITE_REHEARSE", "auto").lower()
+    if rehearse not in {"auto", "always", "never"}:
+        raise SystemExit("OPENPLUM_SQLITE_REHEARSE must be auto, always or never")
     event_loop = env.get("OPENPLUM_EVENT_LOOP", "asyncio").lower()
     if event_loop not in {"asyncio", "uvloop"}:
         raise SystemExit("OPENPLUM_EVENT_LOOP must be asyncio or uvloop")
@@ -138,6 +144,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         postgres_writers=writers,
         postgres_readers=readers,
         sqlite_synchronous=sync,
+        sqlite_rehearse=rehearse,
         event_loop=event_loop,
         session_timeout=_env_float(env, "OPENPLUM_SESSION_TIMEOUT", 2 * 3600.0),
         pause_timeout=_env_float(env, "OPENPLUM_PAUSE_TIMEOUT", 30 * 60.0),

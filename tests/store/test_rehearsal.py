@@ -34,8 +34,8 @@ def increment(app_id: str, runs: list[str], meanwhile: Callable[[], None] = lamb
     return fn
 
 
-def _store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "rehearsal.db", synchronous="NORMAL")
+def _store(tmp_path: Path, rehearse: str = "always") -> SqliteStore:
+    return SqliteStore(tmp_path / "rehearsal.db", synchronous="NORMAL", rehearse=rehearse)
 
 
 def _with(store: SqliteStore, scenario: Callable[[str], Awaitable[None]]) -> None:
@@ -63,6 +63,17 @@ def test_a_job_whose_reads_still_hold_runs_once_and_answers_what_its_rehearsal_d
     _with(store, scenario)
     assert runs == ["rehearsal"]
     assert not discarded
+
+
+def test_by_default_a_store_writing_its_file_alone_does_not_rehearse(tmp_path: Path) -> None:
+    store = _store(tmp_path, "auto")
+    runs: list[str] = []
+
+    async def scenario(app_id: str) -> None:
+        assert await store.write(Rehearsable(increment(app_id, runs), lambda: None)) == 1
+
+    _with(store, scenario)
+    assert runs == ["turn"]
 
 
 def test_a_job_whose_profile_another_process_changed_meanwhile_runs_again_and_loses_nothing(tmp_path: Path) -> None:

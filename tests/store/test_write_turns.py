@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from openplum.store import SqliteStore
 from openplum.store.base import Tx
+from openplum.store.write_turns import WriteTurns
 from tests.store.stores import AnyStore, app, insert, run
 
 _HOLDER = textwrap.dedent("""
@@ -65,6 +67,28 @@ def test_a_write_waits_while_another_process_has_the_turn_and_lands_when_it_ends
 
     run(store, scenario)
     assert (tmp_path / "turns.db-writer").exists()
+
+
+def test_a_turn_that_waited_for_another_process_marks_the_file_shared(tmp_path: Path) -> None:
+    database = tmp_path / "turns.db"
+    turns = WriteTurns(database)
+    with turns.turn():
+        pass
+    assert not turns.shared()
+    with other_process_in_its_turn(database) as holder:
+        def take_a_turn() -> None:
+            with turns.turn():
+                pass
+
+        waiting = threading.Thread(target=take_a_turn)
+        waiting.start()
+        waiting.join(timeout=0.3)
+        assert waiting.is_alive()  # not a timing bound: it cannot have its turn while the other holds it
+        assert holder.stdin is not None
+        holder.stdin.close()
+        waiting.join(timeout=30)
+    assert turns.shared()
+    turns.close()
 
 
 def test_a_process_killed_in_its_turn_leaves_the_file_to_the_others(tmp_path: Path) -> None:

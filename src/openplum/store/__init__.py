@@ -32,6 +32,7 @@ def open_store(settings: Settings) -> SqliteStore | PostgresStore:
     return SqliteStore(
         settings.sqlite_path,
         synchronous=settings.sqlite_synchronous,
+        rehearse=settings.sqlite_rehearse,
         writer_queue_limit=settings.writer_queue_limit,
     )
 

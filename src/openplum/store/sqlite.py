@@ -54,14 +54,18 @@ class SqliteStore:
     backend = "sqlite"
 
     def __init__(self, path: Path, *, synchronous: str = "FULL", writer_queue_limit: int = 2000,
-                 readers: int = 4) -> None:
+                 readers: int = 4, rehearse: str = "auto") -> None:
+        """``rehearse``: when write jobs are rehearsed ahead of their turn (``store.rehearsal``): ``auto`` while
+        another process writes the file too (with one worker a rehearsal only adds its checks), ``always`` or
+        ``never``."""
         self.path = path
         self._synchronous = synchronous
         self._gate = ReadGate(writer_queue_limit)
         self._turns = WriteTurns(path)
         self._writer = GroupCommitWriter(
             connect=self._connect, begin="BEGIN IMMEDIATE", make_tx=self._tx, queue_limit=writer_queue_limit,
-            name="openplum-sqlite-writer", turn=self._turns.turn, rehearse=True,
+            name="openplum-sqlite-writer", turn=self._turns.turn,
+            rehearse={"always": lambda: True, "never": lambda: False}.get(rehearse, self._turns.shared),
         )
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="openplum-sqlite-reader")
         self._local = threading.local()

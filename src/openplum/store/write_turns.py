@@ -19,8 +19,12 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+SHARED_FOR = 1.0
+"""Seconds after a turn had to wait for another process during which the file counts as shared."""
 
 
 class WriteTurns:
@@ -28,13 +32,22 @@ class WriteTurns:
         self.path = database.with_name(database.name + "-writer")
         self._mutex = threading.Lock()
         self._fd: int | None = None
+        self._waited_at = -SHARED_FOR
+
+    def shared(self) -> bool:
+        """Whether a turn recently had to wait for another process (another worker is writing too)."""
+        return time.monotonic() - self._waited_at < SHARED_FOR
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
         """Hold the file's write turn for the ``with`` block."""
         with self._mutex:
             fd = self._open()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._waited_at = time.monotonic()
+                fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:

@@ -13,6 +13,8 @@ statement (a pipeline), so savepoints cost no round trip of their own.
 Where several processes write one store (SQLite with several workers), ``turn`` makes them take turns: each
 group's transaction runs inside it, so a writer waiting for another process's commit wakes when that commit
 ends, rather than when its store's own retry next looks.
+While ``rehearse`` says so, the group's ``Rehearsable`` jobs are first rehearsed outside the turn
+(``store.rehearsal``), so that only their statements take turns.
 
 A writer may have several lanes: threads that each take the next group from the same queue and commit it on
 their own connection. SQLite has one (one writer per file); on PostgreSQL a lane spends most of its time
@@ -86,7 +88,7 @@ class GroupCommitWriter(Generic[C]):
         lanes: int = 1,
         retryable: Callable[[BaseException], bool] = lambda exc: False,
         turn: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
-        rehearse: bool = False,
+        rehearse: Callable[[], bool] = lambda: False,
     ) -> None:
         self._connect = connect
         self._turn = turn
@@ -140,7 +142,7 @@ class GroupCommitWriter(Generic[C]):
 
     def _commit_group(self, lane: _Lane[C], group: list[_Job]) -> None:
         try:
-            rehearsed = self._rehearse and self._rehearse_group(lane, group)
+            rehearsed = self._rehearse() and self._rehearse_group(lane, group)
             with self._turn():
                 self._transact(lane, group, rehearsed)
         except Exception:
