@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from openplum.errors import StoreUnavailable
-from openplum.store.base import EventRow
+from openplum.store.base import EventRow, StateRow
 from openplum.store.loop_reads import LoopReader
 from openplum.store.migrate import apply_migrations
 from openplum.store.reads import ReadGate
@@ -36,6 +36,11 @@ _INSERT_EVENTS = (
     "SELECT %s, r.i, r.u, r.d, r.s, r.t, r.n, r.w, r.r, r.v, r.c, r.f, decode(r.p, 'hex'), r.m, r.x "
     "FROM json_to_recordset(%s::json) AS r(i bigint, u text, d text, s bigint, t bigint, n text, w float8, "
     "r float8, v float8, c text, f text, p text, m text, x boolean)"
+)
+_INSERT_STATES = (
+    "INSERT INTO states (app_id, state_id, user_id, device_id, session_id, name, time, info, params) "
+    "SELECT %s, r.i, r.u, r.d, r.s, r.n, r.w, r.f, decode(r.p, 'hex') "
+    "FROM json_to_recordset(%s::json) AS r(i bigint, u text, d text, s bigint, n text, w float8, f text, p text)"
 )
 _CLAIM_PACKED = (
     "INSERT INTO ingest_keys (app_id, key, seen) "
@@ -58,8 +63,10 @@ class PgTx(SqlTx):
     """PostgreSQL's own forms of the write path's busiest statements, where psycopg's work per row and per
     parameter in Python costs more than the statement itself: a request's events go as one JSON parameter
     (encoded in C; one statement, held back in the writer's pipeline like ``executemany``, at a sixth of its
-    CPU), and replay keys packed into one ``bytea`` parameter (psycopg parses a query with more than 50
-    parameters anew on every call)."""
+    CPU), and so do its states; replay keys are packed into one ``bytea`` parameter (psycopg parses a query
+    with more than 50 parameters anew on every call). The states' durations stay one ``UPDATE`` by key per
+    state: joined to a JSON recordset, whose size the planner cannot know, the update was planned as a scan of
+    the app's states and cost PostgreSQL several times the whole batch."""
 
     def load_profiles(self, app_id: str, user_ids: Sequence[str], *, lock: bool = False) -> dict[str, bytes]:
         """With ``lock``, the users are locked whether or not their profile exists yet: ``FOR UPDATE`` alone
@@ -83,6 +90,17 @@ class PgTx(SqlTx):
             for r in rows
         ])
         self._many(_INSERT_EVENTS, [(app_id, doc.decode())])
+
+    def insert_states(self, app_id: str, rows: Sequence[StateRow]) -> None:
+        if len(rows) < 2 or not all(math.isfinite(r.time) for r in rows):
+            super().insert_states(app_id, rows)
+            return
+        doc = _json.encode([
+            {"i": r.state_id, "u": r.user_id, "d": r.device_id, "s": r.session_id, "n": r.name, "w": r.time,
+             "f": r.info, "p": None if r.params is None else r.params.hex()}
+            for r in rows
+        ])
+        self._many(_INSERT_STATES, [(app_id, doc.decode())])
 
     def claim_keys(self, app_id: str, keys: Sequence[bytes], now: float) -> set[bytes]:
         return self.claim_keys_soon(app_id, keys, now)()
