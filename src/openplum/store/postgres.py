@@ -157,7 +157,11 @@ class PostgresStore:
         self._executor = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="openplum-pg-reader")
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self._conninfo, **self._kwargs)
+        """A write connection. It never prepares statements on the server (``prepare_threshold=None``): in a
+        pipeline, a job that fails takes with it the ``PREPARE`` psycopg had queued behind its statements, while
+        psycopg still counts that statement as prepared, so a later job on the connection failed with "prepared
+        statement does not exist" (seen under overload: answered 500 instead of 503)."""
+        return psycopg.connect(self._conninfo, **self._kwargs, prepare_threshold=None)
 
     @staticmethod
     def _tx(conn: Any) -> SqlTx:
