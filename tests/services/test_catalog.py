@@ -3,18 +3,8 @@ parameter names per app, and an event may not share a name with a state, whichev
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
-
-from openplum.services.catalog import EVENT, NameCatalog
-from openplum.services.unit import Unit
-from openplum.store.base import Tx
 from tests.clients import Js, count_events, event_rows, send
 from tests.conftest import ApiClient
-from tests.store.stores import AnyStore, MakeStore, app, insert, make_store, run
-
-__all__ = ["make_store"]
 
 
 def test_an_event_may_not_share_a_name_with_a_state(api: ApiClient) -> None:
@@ -86,39 +76,3 @@ def test_imported_names_follow_the_apps_naming_rules(api: ApiClient) -> None:
     assert answer["warning"]["message"]  # an event and a state may not share a name (API.md §3.6)
     profile = api.profile("u-2")
     assert (profile["events"], profile["states"]) == ({}, {})
-
-
-def _recording(app_id: str, catalog: NameCatalog, name: str, *, fail: bool = False
-               ) -> Callable[[Tx], list[tuple[str, str]]]:
-    """A write transaction that records an event name, as a batch's unit does; it rolls back when ``fail``."""
-
-    def write(tx: Tx) -> list[tuple[str, str]]:
-        unit = Unit(tx, app_id, 1.0, writable=True, catalog=catalog)
-        assert unit.admit(EVENT, [name]) == []
-        unit.flush()
-        if fail:
-            raise RuntimeError("rolled back")
-        return unit.new_names
-
-    return write
-
-
-def test_a_name_is_known_only_once_its_transaction_has_committed(make_store: MakeStore) -> None:
-    """A name admitted by a transaction that rolled back was never stored: the next transaction with it records
-    it, and a name committed and remembered is not recorded again."""
-    catalog = NameCatalog()
-
-    async def scenario(store: AnyStore) -> None:
-        app_id = await store.write(insert(app("names")))
-        with pytest.raises(RuntimeError):
-            await store.write(_recording(app_id, catalog, "Checkout", fail=True))
-        assert catalog.known(app_id, EVENT) == frozenset()
-
-        recorded = await store.write(_recording(app_id, catalog, "Checkout"))
-        assert recorded == [(EVENT, "Checkout")]
-        assert (EVENT, "Checkout") in await store.read(lambda tx: tx.list_names(app_id))
-        catalog.remember(app_id, recorded)
-        assert catalog.known(app_id, EVENT) == {"Checkout"}
-        assert await store.write(_recording(app_id, catalog, "Checkout")) == []
-
-    run(make_store(), scenario)

@@ -41,31 +41,25 @@ Answer = tuple[dict[str, Any], int]
 def run_batch(
     tx: Tx, app: AppRecord, items: list[Prepared], runtime: Runtime, now: float,
     request_time: float | None, *, writable: bool, followups: list[Callable[[Tx], None]] | None = None,
-    names: list[tuple[str, str]] | None = None,
 ) -> list[Answer]:
     """Run ``items`` in order; each answer comes with the HTTP status it would have alone.
 
-    A read-only batch appends to ``followups`` the writes it could not do itself. A writing batch appends to
-    ``names`` the names it recorded, for the caller to give the catalog once the transaction has committed
-    (``NameCatalog.remember``). A run that does not finish (the store may stop a read and run it again) leaves
-    both as it found them.
+    A read-only batch appends to ``followups`` the writes it could not do itself. A run that does not finish
+    (the store may stop a read and run it again) leaves ``followups`` as it found them.
     """
     later = followups if followups is not None else []
     mark = len(later)
     try:
-        answers, unit = _run_batch(tx, app, items, runtime, now, request_time, writable, later)
+        return _run_batch(tx, app, items, runtime, now, request_time, writable, later)
     except BaseException:
         del later[mark:]
         raise
-    if names is not None:
-        names.extend(unit.new_names)
-    return answers
 
 
 def _run_batch(
     tx: Tx, app: AppRecord, items: list[Prepared], runtime: Runtime, now: float, request_time: float | None,
     writable: bool, later: list[Callable[[Tx], None]],
-) -> tuple[list[Answer], Unit]:
+) -> list[Answer]:
     unit = Unit(tx, app.app_id, now, writable=writable, catalog=runtime.catalog)
     replays = _replays(tx, app, items, now) if writable else set
     unit.prefetch(str(u) for it in items if it.answer is None for u in (_user_of(it.params),) if u)
@@ -98,7 +92,7 @@ def _run_batch(
         for followup in later:
             followup(tx)
         later.clear()
-    return answers, unit
+    return answers
 
 
 def _user_of(params: Any) -> str | None:

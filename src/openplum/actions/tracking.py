@@ -70,7 +70,7 @@ def _admit_params(ctx: ActionContext, params: dict[str, Any] | None) -> tuple[di
     refused = ctx.unit.admit(PARAMETER, list(kept))
     if refused:
         warnings += refused
-        allowed = ctx.unit.known(PARAMETER)
+        allowed = ctx.unit.catalog.known(ctx.app.app_id, PARAMETER)
         kept = {k: v for k, v in kept.items() if k in allowed}
     return kept, warnings
 

@@ -145,20 +145,16 @@ class Api:
         else:
             runtime = self.runtime
             followups: list[Callable[[Tx], None]] = []
-            names: list[tuple[str, str]] = []
 
             def work(tx: Tx) -> list[Answer]:
-                return run_batch(tx, app, items, runtime, now, request_time, writable=writable, followups=followups,
-                                 names=names)
+                return run_batch(tx, app, items, runtime, now, request_time, writable=writable, followups=followups)
 
             if not writable:
                 answers = await self.store.read(work)
             elif all(it.spec is not None and it.spec.rehearsable for it in runnable):
-                answers = await self.store.write(Rehearsable(work, names.clear))
+                answers = await self.store.write(Rehearsable(work, lambda: runtime.catalog.forget(app.app_id)))
             else:
                 answers = await self.store.write(work)
-            if names:  # committed: the catalog knows them from now on
-                runtime.catalog.remember(app.app_id, names)
             if followups:
                 await self._follow_up(followups)
         for raw_item, (answer, _) in zip(items, answers, strict=True):

@@ -33,7 +33,7 @@ def set_attributes(unit: Unit, profile: Profile, values: dict[str, Any]) -> list
     refused = unit.admit(ATTRIBUTE, [n for n in valid if n not in profile.attributes])
     if refused:
         warnings += refused
-        allowed = unit.known(ATTRIBUTE)
+        allowed = unit.catalog.known(unit.app_id, ATTRIBUTE)
         valid = {n: v for n, v in valid.items() if n in allowed or n in profile.attributes}
     for name, value in valid.items():
         if value is None:
@@ -150,7 +150,7 @@ def import_events(unit: Unit, profile: Profile, events: dict[str, EventFigures])
     valid = {n: f for n, f in events.items() if _figures_problem("Event", n, f) is None}
     refused = unit.admit(EVENT, [n for n in valid if n not in profile.events])
     warnings += refused
-    allowed = unit.known(EVENT) if refused else None
+    allowed = unit.catalog.known(unit.app_id, EVENT) if refused else None
     for name, figures in valid.items():
         if allowed is not None and name not in allowed and name not in profile.events:
             continue
@@ -168,7 +168,7 @@ def import_states(unit: Unit, profile: Profile, states: dict[str, StateFigures])
     valid = {n: f for n, f in states.items() if _figures_problem("State", n, f) is None}
     refused = unit.admit(STATE, [n for n in valid if n not in profile.states])
     warnings += refused
-    allowed = unit.known(STATE) if refused else None
+    allowed = unit.catalog.known(unit.app_id, STATE) if refused else None
     for name, figures in valid.items():
         if allowed is not None and name not in allowed and name not in profile.states:
             continue

@@ -2,9 +2,8 @@
 
 API.md §3.6: at most 500 event names, 500 state names, 500 attribute names and 200 parameter names per app, and
 an event may not share a name with a state. Known names are cached per process; a new name is recorded in
-the same transaction as the behaviour that introduced it, and cached once that transaction has committed.
-Transactions running at once (in one process or several) may overshoot a cap by the few names each adds;
-the catalog never refuses a name it has already accepted.
+the same transaction as the behaviour that introduced it. Across processes a cap may be overshot by the few
+names added concurrently; the catalog never refuses a name it has already accepted.
 """
 
 from __future__ import annotations
@@ -51,47 +50,38 @@ class NameCatalog:
         return known
 
     def admit(self, tx: Tx, app_id: str, kind: str, names: list[str], pending: list[tuple[str, str]]) -> list[str]:
-        """Accept the names of ``kind`` the caps allow (new ones appended to ``pending``, the transaction's own
-        names); return problems. The catalog itself learns them only once their transaction has committed
-        (``remember``): until then a name is new to every other transaction, each of which records it again
-        (recording one is idempotent), and one that rolls back leaves nothing behind.
+        """Accept the names of ``kind`` the caps allow (new ones appended to ``pending``); return problems.
 
-        Before refusing anything the cache is reloaded from the store (another process may have changed it).
+        The cache may hold names whose transaction rolled back; before refusing anything it is reloaded from
+        the store, so a refusal always rests on stored names.
         """
         problems = self._admit(self._names(tx, app_id), kind, names, pending)
         if problems:
             self.forget(app_id)
-            problems = self._admit(self._names(tx, app_id), kind, names, pending)
+            fresh = self._names(tx, app_id)
+            for pending_kind, name in pending:  # this transaction's names, not yet written
+                fresh.by_kind.setdefault(pending_kind, set()).add(name)
+            problems = self._admit(fresh, kind, names, pending)
         return problems
 
     def _admit(self, app: _AppNames, kind: str, names: list[str], pending: list[tuple[str, str]]) -> list[str]:
-        stored = app.by_kind.get(kind, set())
-        other = STATE if kind == EVENT else EVENT if kind == STATE else None
-        other_stored = app.by_kind.get(other, set()) if other is not None else set()
-        mine = {name for pending_kind, name in pending if pending_kind == kind}
+        mine = app.by_kind.setdefault(kind, set())
         problems: list[str] = []
         for name in names:
-            if name in stored or name in mine:
+            if name in mine:
                 continue
-            if other is not None and (name in other_stored or (other, name) in pending):
+            other = STATE if kind == EVENT else EVENT if kind == STATE else None
+            if other is not None and name in app.by_kind.get(other, ()):
                 problems.append(f"{kind.capitalize()} name {name!r} is already used by a {other}")
                 continue
             cap = self.caps.of(kind)
-            if len(stored) + len(mine) >= cap:
+            if len(mine) >= cap:
                 problems.append(f"The app already has {cap} {kind} names; {name!r} was not recorded")
                 continue
             mine.add(name)
-            pending.append((kind, name))
+            if (kind, name) not in pending:
+                pending.append((kind, name))
         return problems
-
-    def remember(self, app_id: str, names: list[tuple[str, str]]) -> None:
-        """Names a transaction recorded, once it has committed. An app whose names are not loaded yet reads
-        them from the store when first asked."""
-        with self._lock:
-            app = self._apps.get(app_id)
-            if app is not None:
-                for kind, name in names:
-                    app.by_kind.setdefault(kind, set()).add(name)
 
     def known(self, app_id: str, kind: str) -> frozenset[str]:
         with self._lock:

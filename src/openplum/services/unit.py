@@ -176,11 +176,6 @@ class Unit:
             self._admitted.setdefault(kind, set()).update(names)
         return problems
 
-    def known(self, kind: str) -> frozenset[str]:
-        """The app's names of ``kind``: those stored, and those this unit admitted."""
-        mine = [name for pending_kind, name in self.new_names if pending_kind == kind]
-        return self.catalog.known(self.app_id, kind).union(mine)
-
     # -- history -------------------------------------------------------------------------------------
     def add_event(self, row: EventRow) -> None:
         self.events.append(row)

@@ -12,9 +12,9 @@ way, inside the turn. The replay keys' claim, a write whose answer matters, is r
 had been seen (an SDK resending a batch is rare) and replayed as the claim itself, whose answer must then be
 that none had: a resent batch is found out there and runs again in its turn, as a replay.
 
-So the handlers' Python of two workers' batches runs at once, and only the statements take turns. A job's
-``discarded`` is called when a rehearsal of it is thrown away, so that it drops what the rehearsal collected
-(``http.api`` keeps the names its batch recorded, for the catalog once it commits: ``services.catalog``).
+So the handlers' Python of two workers' batches runs at once, and only the statements take turns. A rehearsal
+that is thrown away may have left names in the process's name catalog (``services.catalog``) that were never
+written: the job's ``discarded`` drops them.
 """
 
 from __future__ import annotations

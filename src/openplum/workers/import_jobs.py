@@ -125,9 +125,8 @@ class ImportRun:
             rows = [row for row in batch if row[0] > done.rows_done]
             if not rows:
                 return done
-            names: list[tuple[str, str]] = []
             try:
-                moved = self.db.write(self._work(app, rows, done, names, crashed=crashed))
+                moved = self.db.write(self._work(app, rows, done, crashed=crashed))
             except JobFailed:
                 raise
             except (StoreUnavailable, Overloaded):
@@ -145,14 +144,12 @@ class ImportRun:
                 crashed = True
                 continue
             if moved is not None:
-                self.runtime.catalog.remember(app.app_id, names)  # committed: the rows' new names
                 return moved
             done = self._progress()  # not committed, or out of step (another run moved on): look again
         raise StoreUnavailable(f"the store refused rows {batch[0][0]}-{batch[-1][0]} {RETRIES} times")
 
     def _work(
-        self, app: AppRecord, rows: list[Row], done: ImportProgress, names: list[tuple[str, str]], *,
-        crashed: bool = False,
+        self, app: AppRecord, rows: list[Row], done: ImportProgress, *, crashed: bool = False
     ) -> Callable[[Tx], ImportProgress | None]:
         items = [self._prepare(app, number, params) for number, params in rows]
         if crashed:  # the row's action raised unexpectedly: record it as failed, apply nothing
@@ -166,7 +163,7 @@ class ImportRun:
                 raise JobFailed("The import was finished by another worker.")
             if current.rows_done != done.rows_done:
                 return None
-            answers = run_batch(tx, app, items, runtime, now, None, writable=True, names=names)
+            answers = run_batch(tx, app, items, runtime, now, None, writable=True)
             notable: list[ImportRow] = []
             successes = 0
             for (number, _), (answer, _status) in zip(rows, answers, strict=True):
