@@ -3,7 +3,12 @@ parameter names per app, and an event may not share a name with a state, whichev
 
 from __future__ import annotations
 
-from tests.clients import Js, count_events, event_rows, send
+from typing import Any
+
+import pytest
+
+from openplum.services import postbacks
+from tests.clients import Js, count_events, event_rows, rows, send
 from tests.conftest import ApiClient
 
 
@@ -76,3 +81,25 @@ def test_imported_names_follow_the_apps_naming_rules(api: ApiClient) -> None:
     assert answer["warning"]["message"]  # an event and a state may not share a name (API.md §3.6)
     profile = api.profile("u-2")
     assert (profile["events"], profile["states"]) == ({}, {})
+
+
+def test_a_name_from_a_failed_write_is_recorded_by_the_next_one(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog caches a name as soon as it is admitted; a write that then fails was rolled back, so the name
+    was never stored and the next batch that brings it must record it (else a restart would not know it)."""
+    api.ok("start", userId="u-1", deviceId="dev-1")
+    write_outbox = postbacks.write_outbox  # the last of a request's writes, after the names (Unit.flush)
+
+    def write_then_fail(*args: Any) -> None:
+        write_outbox(*args)
+        raise RuntimeError("the request fails after its writes")
+
+    monkeypatch.setattr(postbacks, "write_outbox", write_then_fail)
+    assert api.call("track", userId="u-1", deviceId="dev-1", event="Checkout").status_code == 500
+    monkeypatch.undo()
+    assert rows(api, "SELECT kind, name FROM names WHERE app_id = ? AND name = 'Checkout'") == []
+
+    api.ok("track", userId="u-1", deviceId="dev-1", event="Checkout")
+
+    assert rows(api, "SELECT kind, name FROM names WHERE app_id = ? AND name = 'Checkout'") == [("event", "Checkout")]

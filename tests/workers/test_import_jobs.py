@@ -14,6 +14,7 @@ from openplum.actions.table import ACTIONS
 from openplum.store.base import Tx
 from openplum.workers.import_jobs import ImportRun
 from openplum.workers.jobs import LEASE
+from tests import clients
 from tests.clients import missing
 from tests.conftest import ApiClient
 from tests.imports import (
@@ -152,7 +153,8 @@ def test_more_rows_than_the_limit_fail_the_job_and_apply_nothing(im_api: ApiClie
     assert all(missing(im_api, f"limit-{n}") for n in range(25))
 
 
-def test_a_row_whose_action_raises_fails_alone(im_api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def boom_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``track`` raise (a bug) for the event "Boom"."""
     track = ACTIONS["track"]
     assert track.handler is not None
     real = track.handler
@@ -163,6 +165,10 @@ def test_a_row_whose_action_raises_fails_alone(im_api: ApiClient, monkeypatch: p
         return real(ctx, p)
 
     monkeypatch.setitem(ACTIONS, "track", replace(track, handler=handler))
+
+
+def test_a_row_whose_action_raises_fails_alone(im_api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    boom_raises(monkeypatch)
     rows = [["userId", "event"]] + [["raise-1", "Boom" if n == 60 else "Open"] for n in range(1, 121)]
 
     item = finished(im_api, start(im_api, to_csv(rows), defaultAction="track"))
@@ -171,6 +177,21 @@ def test_a_row_whose_action_raises_fails_alone(im_api: ApiClient, monkeypatch: p
     assert [line for line in lines(item) if not line["success"]] == [
         {"row": 60, "success": False, "error": {"message": "Internal error while running this row."}}]
     assert im_api.profile("raise-1")["events"]["Open"]["count"] == 119
+
+
+def test_a_name_first_seen_in_a_batch_that_raised_is_recorded(im_api: ApiClient, monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """The batch of rows 51-100 rolls back (row 60 raises) after its rows admitted the name "Close"; run again row
+    by row, they must record it: the worker's catalog forgets what the rolled-back batch admitted."""
+    boom_raises(monkeypatch)
+    rows = [["userId", "event"]] + [["names-1", "Open" if n <= 50 else "Boom" if n == 60 else "Close"]
+                                    for n in range(1, 101)]
+
+    item = finished(im_api, start(im_api, to_csv(rows), defaultAction="track"))
+
+    assert (item["data"]["successesCount"], item["data"]["failuresCount"]) == (99, 1)
+    assert im_api.profile("names-1")["events"]["Close"]["count"] == 49
+    assert ("event", "Close") in clients.rows(im_api, "SELECT kind, name FROM names WHERE app_id = ?")
 
 
 def test_a_row_holding_a_nul_fails_alone_as_on_the_api(im_api: ApiClient) -> None:

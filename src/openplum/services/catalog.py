@@ -2,13 +2,18 @@
 
 API.md §3.6: at most 500 event names, 500 state names, 500 attribute names and 200 parameter names per app, and
 an event may not share a name with a state. Known names are cached per process; a new name is recorded in
-the same transaction as the behaviour that introduced it. Across processes a cap may be overshot by the few
-names added concurrently; the catalog never refuses a name it has already accepted.
+the same transaction as the behaviour that introduced it, and cached as soon as it is admitted, so that
+concurrent transactions of one process do not record it again. A write that fails must therefore make the
+catalog forget the app (``forgotten_on_failure``): the names its transaction admitted were never stored, and
+the reload finds what was. Across processes a cap may be overshot by the few names added concurrently; the
+catalog never refuses a name it has already accepted.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from openplum.store.base import Tx
@@ -87,6 +92,15 @@ class NameCatalog:
         with self._lock:
             app = self._apps.get(app_id)
         return frozenset(app.by_kind.get(kind, ())) if app else frozenset()
+
+    @contextmanager
+    def forgotten_on_failure(self, app_id: str) -> Iterator[None]:
+        """Around a write of ``app_id``: when it raises (rolled back, or its outcome unknown), forget the app."""
+        try:
+            yield
+        except BaseException:
+            self.forget(app_id)
+            raise
 
     def forget(self, app_id: str) -> None:
         with self._lock:

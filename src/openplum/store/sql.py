@@ -355,7 +355,7 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
     def add_names(self, app_id: str, names: Sequence[tuple[str, str]]) -> None:
         self._many(
             "INSERT INTO names (app_id, kind, name) VALUES (?, ?, ?) ON CONFLICT (app_id, kind, name) DO NOTHING",
-            [(app_id, k, n) for k, n in names],
+            [(app_id, k, n) for k, n in sorted(names)],  # one order for all: concurrent inserts never deadlock
         )
 
     # -- replay keys -----------------------------------------------------------------------------------

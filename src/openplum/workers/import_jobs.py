@@ -126,7 +126,8 @@ class ImportRun:
             if not rows:
                 return done
             try:
-                moved = self.db.write(self._work(app, rows, done, crashed=crashed))
+                with self.runtime.catalog.forgotten_on_failure(app.app_id):
+                    moved = self.db.write(self._work(app, rows, done, crashed=crashed))
             except JobFailed:
                 raise
             except (StoreUnavailable, Overloaded):
