@@ -12,11 +12,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 
 from openplum.errors import Overloaded, StoreUnavailable
 from openplum.store import PostgresStore, SqliteStore
-from openplum.store.base import AppRecord, Tx
+from openplum.store.base import AppRecord, StateRow, Tx
 from tests.store.stores import AnyStore, MakeStore, app, insert, run
 
 
@@ -330,3 +331,32 @@ def test_a_deadlock_victim_is_answered_retryable_and_keeps_nothing(make_pg_store
         assert await stored(store, survivor.app_id)
 
     run(make_pg_store(writers=2), scenario)
+
+
+def test_a_statement_behind_a_failed_one_runs_again_on_the_same_connection(make_pg_store: MakeStore) -> None:
+    """psycopg prepares a statement on its sixth run. When that run is queued in a pipeline behind a statement
+    that fails, the server skips the ``PREPARE`` while psycopg counts the statement as prepared: the connection's
+    next run of it must still work (it failed with "prepared statement does not exist", answered 500)."""
+    owner = app("prepared")
+    state = StateRow(1, "u1", None, None, "Home", 1.0, None, None)
+
+    def fails_then_reads(tx: Tx) -> AppRecord | None:
+        tx.insert_states(owner.app_id, [state])  # held back: a duplicate key, refused by the server
+        return tx.get_app(owner.app_id)  # sent in the same round trip, behind it
+
+    def raises(tx: Tx) -> None:
+        raise RuntimeError("a bug")
+
+    async def scenario(store: AnyStore) -> None:
+        await store.write(insert(owner))
+        with pytest.raises(RuntimeError):  # a rollback while nothing is prepared yet: psycopg keeps its cache
+            await store.write(raises)
+        await store.write(lambda tx: tx.insert_states(owner.app_id, [state]))
+        for _ in range(5):
+            assert await store.write(lambda tx: tx.get_app(owner.app_id)) == owner
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            await store.write(fails_then_reads)
+
+        assert await store.write(lambda tx: tx.get_app(owner.app_id)) == owner
+
+    run(make_pg_store(writers=1), scenario)
