@@ -5,8 +5,9 @@ an event may not share a name with a state. Known names are cached per process; 
 the same transaction as the behaviour that introduced it, and cached as soon as it is admitted, so that
 concurrent transactions of one process do not record it again. A write that fails must therefore make the
 catalog forget the app (``forgotten_on_failure``): the names its transaction admitted were never stored, and
-the reload finds what was. Across processes a cap may be overshot by the few names added concurrently; the
-catalog never refuses a name it has already accepted.
+the reload finds what was. A concurrent transaction that took such a name as known commits without it; the
+next batch bringing the name records it. Across processes a cap may be overshot by the few names added
+concurrently; the catalog never refuses a name it has already accepted.
 """
 
 from __future__ import annotations
