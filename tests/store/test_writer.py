@@ -18,6 +18,7 @@ import pytest
 from openplum.errors import Overloaded, StoreUnavailable
 from openplum.store import PostgresStore, SqliteStore
 from openplum.store.base import AppRecord, StateRow, Tx
+from openplum.store.rehearsal import Rehearsable
 from tests.store.stores import AnyStore, MakeStore, app, insert, run
 
 
@@ -112,11 +113,22 @@ def _database_error_after_insert(record: AppRecord, existing: AppRecord, key: by
     return write
 
 
+def _as_jobs(fns: list[Callable[[Tx], Any]], rehearsable: bool, thrown_away: list[int]) -> list[Callable[[Tx], Any]]:
+    """The writes as they are, or as ``Rehearsable`` jobs (which the writer runs without savepoints and runs
+    again when one of them fails) noting in ``thrown_away`` which of them were told a run was thrown away."""
+    if not rehearsable:
+        return fns
+    return [Rehearsable(fn, lambda i=i: thrown_away.append(i)) for i, fn in enumerate(fns)]
+
+
+@pytest.mark.parametrize("rehearsable", [False, True], ids=["plain", "rehearsable"])
 @pytest.mark.parametrize("failure", ["python-exception", "database-error"])
-def test_a_write_that_raises_rolls_back_only_its_own_writes(make_store: MakeStore, failure: str) -> None:
+def test_a_write_that_raises_rolls_back_only_its_own_writes(make_store: MakeStore, failure: str,
+                                                            rehearsable: bool) -> None:
     before, failing, after, existing = app("before"), app("failing"), app("after"), app("existing")
     key = b"key-of-failed-write"
     seen: list[Tx] = []
+    thrown_away: list[int] = []
 
     async def scenario(store: AnyStore) -> None:
         await store.write(insert(existing))
@@ -127,8 +139,11 @@ def test_a_write_that_raises_rolls_back_only_its_own_writes(make_store: MakeStor
             seen.append(tx)
             bad(tx)
 
-        outcomes = await one_group(store, [insert(before, seen), bad_seen, insert(after, seen)])
+        jobs = _as_jobs([insert(before, seen), bad_seen, insert(after, seen)], rehearsable, thrown_away)
+        outcomes = await one_group(store, jobs)
         assert len({id(tx) for tx in seen}) == 1, "the three writes should share one transaction"
+        if rehearsable:  # they ran without savepoints first: the two that ran before the failure run again
+            assert sorted(thrown_away) == [0, 1]
         assert (outcomes[0], outcomes[2]) == (before.app_id, after.app_id)
         if failure == "python-exception":
             assert isinstance(outcomes[1], Boom), "the caller gets its own exception"
@@ -140,6 +155,21 @@ def test_a_write_that_raises_rolls_back_only_its_own_writes(make_store: MakeStor
         assert not await stored(store, failing.app_id)
         claimed_again = await store.write(lambda tx: tx.claim_keys("app_keys", [key], 2.0))
         assert claimed_again == set(), "the failed write's replay key was rolled back too"
+
+    run(make_store(), scenario)
+
+
+def test_rehearsable_writes_that_all_succeed_run_once(make_store: MakeStore) -> None:
+    records = [app(f"r{i}") for i in range(10)]
+    seen: list[Tx] = []
+    thrown_away: list[int] = []
+
+    async def scenario(store: AnyStore) -> None:
+        outcomes = await one_group(store, _as_jobs([insert(r, seen) for r in records], True, thrown_away))
+        assert outcomes == [r.app_id for r in records]
+        assert (len(seen), len({id(tx) for tx in seen})) == (10, 1), "each ran once, all in one transaction"
+        assert thrown_away == []
+        assert all([await stored(store, r.app_id) for r in records])
 
     run(make_store(), scenario)
 

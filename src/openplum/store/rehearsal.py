@@ -7,10 +7,11 @@ that lets through the reads it knows (each answer noted), notes the writes it kn
 and stops (``NeedsTurn``) at anything else. Then, in the turn, ``replay`` asks the same reads again and makes
 the noted writes, in their order; when every read gets the answer it got before, the job's result is the
 rehearsal's, as if it had run there. When one does not (another worker changed that profile, or an earlier
-job of the same group did), the job's writes are rolled back to its savepoint and it runs again the ordinary
-way, inside the turn. The replay keys' claim, a write whose answer matters, is rehearsed as if none of the keys
-had been seen (an SDK resending a batch is rare) and replayed as the claim itself, whose answer must then be
-that none had: a resent batch is found out there and runs again in its turn, as a replay.
+job of the same group did), the job's writes are rolled back (to its savepoint, or with its group's
+transaction: ``store.writer``) and it runs again the ordinary way, inside the turn. The replay keys' claim, a
+write whose answer matters, is rehearsed as if none of the keys had been seen (an SDK resending a batch is
+rare) and replayed as the claim itself, whose answer must then be that none had: a resent batch is found out
+there and runs again in its turn, as a replay.
 
 So the handlers' Python of two workers' batches runs at once, and only the statements take turns. A rehearsal
 that is thrown away may have left names in the process's name catalog (``services.catalog``) that were never
