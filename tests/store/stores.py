@@ -1,10 +1,12 @@
 """Stores built directly for the store tests (a temporary SQLite file, or a fresh PostgreSQL schema), and the
-small pieces those tests share: a scenario run on a started store, an app record, a write that inserts it."""
+small pieces those tests share: a scenario run on a started store, an app record, a write that inserts it, and
+a gate that holds the writer so that the writes queued behind it commit as one group."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,3 +79,34 @@ def insert(record: AppRecord, seen: list[Tx] | None = None) -> Callable[[Tx], st
     return write
 
 
+class Gate:
+    """A write that holds the writer thread (inside its transaction) until released."""
+
+    def __init__(self, then: Callable[[Tx], object] | None = None) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.then = then
+
+    def __call__(self, tx: Tx) -> None:
+        if self.then is not None:
+            self.then(tx)
+        self.entered.set()
+        if not self.release.wait(10):
+            raise TimeoutError("gate was never released")
+
+    async def hold(self, store: AnyStore) -> asyncio.Task[None]:
+        task = asyncio.create_task(store.write(self))
+        if not await asyncio.to_thread(self.entered.wait, 10):
+            raise TimeoutError("the writer never ran the gate")
+        return task
+
+
+async def one_group(store: AnyStore, writes: list[Callable[[Tx], Any]]) -> list[Any]:
+    """Run ``writes`` as one commit group; return each outcome (a value or the exception)."""
+    gate = Gate()
+    held = await gate.hold(store)
+    tasks = [asyncio.create_task(store.write(fn)) for fn in writes]
+    await asyncio.sleep(0)  # every task runs up to its await: each job is queued behind the gate
+    gate.release.set()
+    await held
+    return list(await asyncio.gather(*tasks, return_exceptions=True))

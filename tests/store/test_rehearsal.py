@@ -11,7 +11,7 @@ from pathlib import Path
 from openplum.store import SqliteStore
 from openplum.store.base import Tx
 from openplum.store.rehearsal import Rehearsable, Rehearsal
-from tests.store.stores import app, insert
+from tests.store.stores import app, insert, one_group
 
 USER = "u1"
 
@@ -150,3 +150,19 @@ def test_two_stores_incrementing_one_profile_at_once_lose_no_increment(tmp_path:
             await first.close()
 
     assert asyncio.run(scenario()) == 80
+
+
+def test_jobs_of_one_group_rehearsed_against_the_same_profile_each_count_once(tmp_path: Path) -> None:
+    """Three increments of one user, rehearsed together (each against the same count): in the turn the first
+    one's replay holds and the second's no longer does, so the group runs again job by job in savepoints; no
+    increment is lost or counted twice, and each answers its own count."""
+    store = _store(tmp_path)
+    discarded: list[bool] = []
+
+    async def scenario(app_id: str) -> None:
+        jobs = [Rehearsable(increment(app_id, []), lambda: discarded.append(True)) for _ in range(3)]
+        assert await one_group(store, jobs) == [1, 2, 3]
+        assert await store.read(lambda tx: _count(tx, app_id)) == 3
+
+    _with(store, scenario)
+    assert discarded, "the rehearsals that no longer held were thrown away"

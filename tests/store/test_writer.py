@@ -19,7 +19,7 @@ from openplum.errors import Overloaded, StoreUnavailable
 from openplum.store import PostgresStore, SqliteStore
 from openplum.store.base import AppRecord, StateRow, Tx
 from openplum.store.rehearsal import Rehearsable
-from tests.store.stores import AnyStore, MakeStore, app, insert, run
+from tests.store.stores import AnyStore, Gate, MakeStore, app, insert, one_group, run
 
 
 async def stored(store: AnyStore, app_id: str) -> bool:
@@ -27,39 +27,6 @@ async def stored(store: AnyStore, app_id: str) -> bool:
         return tx.get_app(app_id) is not None
 
     return await store.read(read)
-
-
-class Gate:
-    """A write that holds the writer thread (inside its transaction) until released."""
-
-    def __init__(self, then: Callable[[Tx], object] | None = None) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.then = then
-
-    def __call__(self, tx: Tx) -> None:
-        if self.then is not None:
-            self.then(tx)
-        self.entered.set()
-        if not self.release.wait(10):
-            raise TimeoutError("gate was never released")
-
-    async def hold(self, store: AnyStore) -> asyncio.Task[None]:
-        task = asyncio.create_task(store.write(self))
-        if not await asyncio.to_thread(self.entered.wait, 10):
-            raise TimeoutError("the writer never ran the gate")
-        return task
-
-
-async def one_group(store: AnyStore, writes: list[Callable[[Tx], Any]]) -> list[Any]:
-    """Run ``writes`` as one commit group; return each outcome (a value or the exception)."""
-    gate = Gate()
-    held = await gate.hold(store)
-    tasks = [asyncio.create_task(store.write(fn)) for fn in writes]
-    await asyncio.sleep(0)  # every task runs up to its await: each job is queued behind the gate
-    gate.release.set()
-    await held
-    return list(await asyncio.gather(*tasks, return_exceptions=True))
 
 
 # -- group commit --------------------------------------------------------------------------------------
