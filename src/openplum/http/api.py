@@ -152,11 +152,10 @@ class Api:
             if not writable:
                 answers = await self.store.read(work)
             else:
+                rehearsable = all(it.spec is not None and it.spec.rehearsable for it in runnable)
+                job = Rehearsable(work, lambda: runtime.catalog.forget(app.app_id)) if rehearsable else work
                 with runtime.catalog.forgotten_on_failure(app.app_id):
-                    if all(it.spec is not None and it.spec.rehearsable for it in runnable):
-                        answers = await self.store.write(Rehearsable(work, lambda: runtime.catalog.forget(app.app_id)))
-                    else:
-                        answers = await self.store.write(work)
+                    answers = await self.store.write(job)
             if followups:
                 await self._follow_up(followups)
         for raw_item, (answer, _) in zip(items, answers, strict=True):
