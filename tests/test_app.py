@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,13 +21,15 @@ APP = AppRecord("app_fake", "fake", "prod_fake", "dev_fake", "exp_fake", "cro_fa
 
 
 class FailingStore:
-    """A store whose reads and writes fail the way the real ones do when the database is gone or saturated."""
+    """A store whose reads and writes fail the way the real ones do when the database is gone or saturated; it
+    notes the users each write names."""
 
     backend = "fake"
 
     def __init__(self, read_error: Exception | None = None, write_error: Exception | None = None) -> None:
         self.read_error = read_error
         self.write_error = write_error
+        self.users: list[list[tuple[str, str]]] = []
 
     async def start(self) -> None:
         pass
@@ -40,7 +42,8 @@ class FailingStore:
             raise self.read_error
         return fn(_OneAppTx())  # type: ignore[arg-type]
 
-    async def write(self, fn: Callable[[Tx], T]) -> T:
+    async def write(self, fn: Callable[[Tx], T], *, users: Collection[tuple[str, str]] = ()) -> T:
+        self.users.append(list(users))
         if self.write_error is not None:
             raise self.write_error
         return fn(_OneAppTx())  # type: ignore[arg-type]
@@ -129,6 +132,16 @@ def test_api_batch_is_503_when_its_commit_fails() -> None:
     response = request(FailingStore(write_error=StoreUnavailable()), "POST", "/api", json=body)
     assert response.status_code == 503, "no item may be acknowledged when its writes are not durable"
     _api_item(response)
+
+
+def test_api_batch_names_the_users_it_writes_to_the_store() -> None:
+    """The store locks them for the batch's whole commit group before any batch of it runs (``Store.write``)."""
+    body = {"appId": APP.app_id, "clientKey": APP.production_key, "action": "multi",
+            "data": [{"action": "track", "userId": "u2", "event": "E"}, {"action": "track", "userId": "u1"},
+                     {"action": "advance", "userId": "u2", "state": "S"}, {"action": "getMigrateState"}]}
+    store = FailingStore(write_error=StoreUnavailable())
+    request(store, "POST", "/api", json=body)
+    assert store.users == [[(APP.app_id, "u2"), (APP.app_id, "u1")]]
 
 
 def test_unexpected_error_is_500_in_leanplum_shape() -> None:

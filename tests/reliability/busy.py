@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
@@ -84,10 +84,10 @@ class Slowed:
 
         if method == "write":
             writer = store._writer
-            submit: Callable[[Callable[[Tx], Any]], Awaitable[Any]] = writer.submit
+            submit: Callable[..., Awaitable[Any]] = writer.submit
 
-            async def slow_submit(fn: Callable[[Tx], Any]) -> Any:
-                return await submit(slowly(fn))
+            async def slow_submit(fn: Callable[[Tx], Any], users: Collection[tuple[str, str]] = ()) -> Any:
+                return await submit(slowly(fn), users)
 
             monkeypatch.setattr(writer, "submit", slow_submit)
         else:

@@ -330,6 +330,58 @@ def test_a_deadlock_victim_is_answered_retryable_and_keeps_nothing(make_pg_store
     run(make_pg_store(writers=2), scenario)
 
 
+def _lock_then_wait(user_id: str, mine: threading.Event, theirs: threading.Event) -> Callable[[Tx], str]:
+    def write(tx: Tx) -> str:
+        tx.load_profiles("app_locks", [user_id], lock=True)
+        mine.set()
+        theirs.wait(1)  # the other group holds its first user too, unless it waits for all of this group's
+        return user_id
+
+    return write
+
+
+def _lock(user_id: str) -> Callable[[Tx], str]:
+    def write(tx: Tx) -> str:
+        tx.load_profiles("app_locks", [user_id], lock=True)
+        return user_id
+
+    return write
+
+
+def test_groups_that_name_their_users_do_not_wait_for_each_other(make_pg_store: MakeStore) -> None:
+    """Two writers, as in two processes, each commit a group of two requests; one group writes users u1 then
+    u2, the other u2 then u1. Each request names its user, so each group's transaction locks both users before
+    its first request runs: one group waits for the other to commit, where otherwise each would hold one
+    user and wait for the other's (PostgreSQL would fail one request after a second, answered 503)."""
+    first = make_pg_store(writers=1)
+    second = PostgresStore(first.url, writers=1)  # the same schema: another process's writer
+    one, two = threading.Event(), threading.Event()
+
+    async def group(store: AnyStore, writes: list[tuple[Callable[[Tx], str], str]]) -> list[Any]:
+        gate = Gate()
+        held = await gate.hold(store)
+        tasks = [asyncio.create_task(store.write(fn, users=[("app_locks", user)])) for fn, user in writes]
+        await asyncio.sleep(0)  # both are queued behind the gate: the lane takes them as one group
+        gate.release.set()
+        await held
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    async def main() -> None:
+        await first.start()
+        await second.start()
+        try:
+            outcomes = await asyncio.wait_for(asyncio.gather(
+                group(first, [(_lock_then_wait("u1", one, two), "u1"), (_lock("u2"), "u2")]),
+                group(second, [(_lock_then_wait("u2", two, one), "u2"), (_lock("u1"), "u1")]),
+            ), 30)
+        finally:
+            await second.close()
+            await first.close()
+        assert outcomes == [["u1", "u2"], ["u2", "u1"]]
+
+    asyncio.run(main())
+
+
 def test_a_statement_behind_a_failed_one_runs_again_on_the_same_connection(make_pg_store: MakeStore) -> None:
     """psycopg prepares a statement on its sixth run. When that run is queued in a pipeline behind a statement
     that fails, the server skips the ``PREPARE`` while psycopg counts the statement as prepared: the connection's

@@ -23,7 +23,7 @@ from openplum.actions.context import Runtime
 from openplum.actions.import_staging import stage
 from openplum.actions.prepare import number_repeats, prepare, truthy
 from openplum.actions.prepared import Prepared
-from openplum.actions.runner import REDIRECT, Answer, error_item, run_batch
+from openplum.actions.runner import REDIRECT, Answer, batch_users, error_item, run_batch
 from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import RequestRejected
 from openplum.http.auth import AppDirectory, authenticate, authenticate_cached
@@ -155,26 +155,31 @@ class Api:
                 rehearsable = all(it.spec is not None and it.spec.rehearsable for it in runnable)
                 job = Rehearsable(work, lambda: runtime.catalog.forget(app.app_id)) if rehearsable else work
                 with runtime.catalog.forgotten_on_failure(app.app_id):
-                    answers = await self.store.write(job)
+                    answers = await self.store.write(job, users=_users(app, items))
             if followups:
-                await self._follow_up(followups)
+                await self._follow_up(followups, _users(app, items))
         for raw_item, (answer, _) in zip(items, answers, strict=True):
             if raw_item.req_id is not None:
                 answer["reqId"] = raw_item.req_id
         return answers
 
 
-    async def _follow_up(self, followups: list[Callable[[Tx], None]]) -> None:
+    async def _follow_up(self, followups: list[Callable[[Tx], None]], users: list[tuple[str, str]]) -> None:
         """Writes a read-only batch left behind; they are idempotent, so a lost one is redone next time."""
 
         def work(tx: Tx) -> None:
             for followup in followups:
                 followup(tx)
 
-        try:
-            await self.store.write(Rehearsable(work, lambda: None))  # their units have catalogs of their own
+        try:  # their units have catalogs of their own
+            await self.store.write(Rehearsable(work, lambda: None), users=users)
         except RequestRejected:
             log.warning("could not record %d follow-up write(s); they will be retried", len(followups))
+
+
+def _users(app: AppRecord, items: list[Prepared]) -> list[tuple[str, str]]:
+    """The users a batch writes, for the store to lock with the rest of its group (``Store.write``)."""
+    return [(app.app_id, user_id) for user_id in batch_users(items)]
 
 
 def location_of(status: int, envelope: dict[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ connection. Functions passed to either are synchronous and run off the event loo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -212,6 +212,13 @@ class Tx(FilesTx, JobsTx, PostbacksTx, ReportTx, ExportTx, ImportTx, AppSettings
 
     def forget_keys(self, seen_before: float) -> int: ...
 
+    # concurrency
+    def lock_users(self, users: Sequence[tuple[str, str]]) -> None:
+        """Lock these (app, user) pairs until the transaction ends, before anything else it does: a writer
+        takes every user of a group of requests at once, in one order, so two groups never wait for each
+        other's users (PostgreSQL; SQLite writes one transaction at a time and has nothing to lock)."""
+        ...
+
     # health
     def ping(self) -> None: ...
 
@@ -221,7 +228,12 @@ class Store(Protocol):
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
-    async def write(self, fn: Callable[[Tx], T]) -> T: ...
+    async def write(self, fn: Callable[[Tx], T], *, users: Collection[tuple[str, str]] = ()) -> T:
+        """Run ``fn`` in a write transaction, with others (group commit). ``users``: the (app, user) pairs whose
+        profiles ``fn`` writes, when the caller knows them: locked before any function of the group runs
+        (``Tx.lock_users``). A function that locks users it did not name still runs; on PostgreSQL two
+        transactions may then wait for each other, and the one the server stops is answered as retryable."""
+        ...
     async def read(self, fn: Callable[[Tx], T]) -> T: ...
     def run(self, fn: Callable[[Tx], T]) -> T:
         """Run ``fn`` in its own transaction, synchronously (CLI and start-up)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -51,6 +51,11 @@ _LOCK_USERS = (
     "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(%s || chr(31) || u, 0) AS k "
     "FROM unnest(%s::text[]) AS u) AS s ORDER BY k"
 )
+_LOCK_PAIRS = (
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(a || chr(31) || u, 0) AS k "
+    "FROM unnest(%s::text[], %s::text[]) AS p(a, u)) AS s ORDER BY k"
+)
+"""The same locks as ``_LOCK_USERS``, for users of several apps."""
 _json = msgspec.json.Encoder()
 _SHARED_READS = {
     pyformat(PROFILE_OF_USER):
@@ -82,13 +87,36 @@ class PgTx(SqlTx):
             self._conn._prepared.clear()
             raise
 
+    _locked: frozenset[tuple[str, str]] = frozenset()
+    """The users ``lock_users`` locked for the whole transaction (before any savepoint, so a savepoint rolled
+    back keeps them)."""
+
+    def lock_users(self, users: Sequence[tuple[str, str]]) -> None:
+        """One statement locks them all, in the order of their lock keys, as ``load_profiles`` locks a request's
+        users: two transactions that each lock their users in one statement never wait for each other, where
+        requests of one group locking theirs one request at a time could (a deadlock, which PostgreSQL finds
+        after a second and breaks by failing one of them). Held back, it goes with the first request's
+        statements."""
+        pairs = sorted(set(users))
+        if pairs:
+            self.hold(_LOCK_PAIRS, ([app_id for app_id, _ in pairs], [user_id for _, user_id in pairs]))
+            self._locked = frozenset(pairs)
+
+    def finish(self, sql: str) -> None:
+        self._locked = frozenset()
+        super().finish(sql)
+
     def load_profiles(self, app_id: str, user_ids: Sequence[str], *, lock: bool = False) -> dict[str, bytes]:
         """With ``lock``, the users are locked whether or not their profile exists yet: ``FOR UPDATE`` alone
         locks only rows that exist, so two transactions could both create a new user's profile and the later
         upsert would drop the other's events. A transaction-scoped advisory lock per user, taken in one order
-        everywhere, makes them take turns; it goes in the same round trip as the profile read."""
+        everywhere, makes them take turns; it goes in the same round trip as the profile read, for the users
+        the transaction has not locked already (``lock_users``)."""
         if lock and user_ids:
-            self._later(_LOCK_USERS, (app_id, sorted(set(user_ids))))
+            locked = self._locked
+            wanted = sorted({user_id for user_id in user_ids if (app_id, user_id) not in locked})
+            if wanted:
+                self._later(_LOCK_USERS, (app_id, wanted))
         return super().load_profiles(app_id, user_ids, lock=lock)
 
     def insert_events(self, app_id: str, rows: Sequence[EventRow]) -> None:
@@ -215,8 +243,8 @@ class PostgresStore:
         if self._pool is not None:
             self._pool.close()
 
-    async def write(self, fn: Callable[[Any], T]) -> T:
-        return await self._writer.submit(fn)
+    async def write(self, fn: Callable[[Any], T], *, users: Collection[tuple[str, str]] = ()) -> T:
+        return await self._writer.submit(fn, users)
 
     async def read(self, fn: Callable[[Any], T]) -> T:
         """A read of one statement runs on the event loop (``store.loop_reads``) when called from the loop the

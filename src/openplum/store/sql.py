@@ -144,6 +144,14 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
         else:
             self._conn.execute(sql)
 
+    def hold(self, sql: str, params: Sequence[Any]) -> None:
+        """A statement of the transaction rather than of one request (a lock for the whole group): held back in a
+        pipeline like ``control``, and kept when a failed request's statements are dropped."""
+        if self._pipeline:
+            self._held.append(_Held(self._sql(sql), params))
+        else:
+            self._exec(sql, params)
+
     def _later(self, sql: str, params: Sequence[Any]) -> Callable[[], Any]:
         """A statement whose rows are read later: in a pipeline it goes with the next statement sent."""
         if not self._pipeline:
@@ -189,6 +197,9 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
 
     def ping(self) -> None:
         self._exec_light("SELECT 1").fetchone()
+
+    def lock_users(self, users: Sequence[tuple[str, str]]) -> None:
+        """Nothing to lock: one SQLite transaction writes at a time (``PgTx`` locks)."""
 
     # -- apps ------------------------------------------------------------------------------------------
     _APP_COLS = (

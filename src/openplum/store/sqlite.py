@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -118,8 +118,8 @@ class SqliteStore:
         self._readers.shutdown(wait=True)
         self._turns.close()
 
-    async def write(self, fn: Callable[[Any], T]) -> T:
-        return await self._writer.submit(fn)
+    async def write(self, fn: Callable[[Any], T], *, users: Collection[tuple[str, str]] = ()) -> T:
+        return await self._writer.submit(fn, users)
 
     async def read(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn`` in a read transaction. A read that needs only lookups by key (a profile, a device, an app:

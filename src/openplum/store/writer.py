@@ -21,8 +21,11 @@ While ``rehearse`` says so, the group's ``Rehearsable`` jobs are first rehearsed
 A writer may have several lanes: threads that each take the next group from the same queue and commit it on
 their own connection. SQLite has one (one writer per file); on PostgreSQL a lane spends most of its time
 waiting for the server, so several lanes overlap those waits, as several processes would. Their transactions
-may then lock the same rows. A request whose writes the server picks as a deadlock victim is answered as
-retryable (503), and its savepoint is rolled back, so nothing of it stays.
+may then lock the same rows. Each transaction first locks every user its requests named (``submit``'s
+``users``) in one statement, so two groups never hold some of each other's users while waiting for the rest.
+A request that locks users it did not name may still meet another transaction that way: the one the server
+picks as a deadlock victim is answered as retryable (503), and its savepoint is rolled back, so nothing of it
+stays.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Generic, TypeVar
 
 from openplum.errors import Overloaded, StoreUnavailable
@@ -46,10 +49,13 @@ _MAX_GROUP = 256
 
 
 class _Job:
-    __slots__ = ("calls", "fn", "future", "loop", "ok", "outcome", "rehearsed")
+    __slots__ = ("calls", "fn", "future", "loop", "ok", "outcome", "rehearsed", "users")
 
-    def __init__(self, fn: Callable[[Any], Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop):
+    def __init__(self, fn: Callable[[Any], Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop,
+                 users: Collection[tuple[str, str]] = ()):
         self.fn = fn
+        self.users = users
+        """The (app, user) pairs the job said it writes: locked for its whole group first (``Tx.lock_users``)."""
         self.future = future
         self.loop = loop
         self.ok = False
@@ -114,12 +120,12 @@ class GroupCommitWriter(Generic[C]):
             if lane.thread is not None:
                 lane.thread.join(timeout=30)
 
-    async def submit(self, fn: Callable[[Any], T]) -> T:
+    async def submit(self, fn: Callable[[Any], T], users: Collection[tuple[str, str]] = ()) -> T:
         if self._queue.qsize() >= self._limit:
             raise Overloaded()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, future, loop))
+        self._queue.put(_Job(fn, future, loop, users))
         return await future
 
     # -- the writer threads --------------------------------------------------------------------------
@@ -191,6 +197,8 @@ class GroupCommitWriter(Generic[C]):
     def _transact(self, lane: _Lane[C], group: list[_Job], rehearsed: bool = False) -> None:
         tx = self._make_tx(self._connection(lane))
         tx.control(self._begin)
+        users = sorted({pair for job in group for pair in job.users})
+        tx.lock_users(users)
         if len(group) == 1 and not rehearsed:
             tx.finish("COMMIT" if self._run_alone(tx, group[0]) else "ROLLBACK")
             return
@@ -199,6 +207,7 @@ class GroupCommitWriter(Generic[C]):
                 tx.finish("COMMIT")
                 return
             tx.control(self._begin)
+            tx.lock_users(users)
         for job in group:
             self._run_job(tx, job)
         tx.finish("COMMIT")

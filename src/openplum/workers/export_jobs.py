@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -55,8 +55,8 @@ class StoreCalls:
     def read(self, fn: Callable[[Tx], T]) -> T:
         return self._runner.run(self.store.read(fn))
 
-    def write(self, fn: Callable[[Tx], T]) -> T:
-        return self._runner.run(self.store.write(fn))
+    def write(self, fn: Callable[[Tx], T], *, users: Collection[tuple[str, str]] = ()) -> T:
+        return self._runner.run(self.store.write(fn, users=users))
 
     def __enter__(self) -> StoreCalls:
         return self

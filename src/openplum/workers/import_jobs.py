@@ -32,7 +32,7 @@ import msgspec
 from openplum.actions.context import Runtime
 from openplum.actions.prepare import number_repeats, prepare
 from openplum.actions.prepared import Prepared
-from openplum.actions.runner import error_item, run_batch
+from openplum.actions.runner import batch_users, error_item, run_batch
 from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import Overloaded, StoreUnavailable
 from openplum.services import jobs
@@ -127,7 +127,8 @@ class ImportRun:
                 return done
             try:
                 with self.runtime.catalog.forgotten_on_failure(app.app_id):
-                    moved = self.db.write(self._work(app, rows, done, crashed=crashed))
+                    work, users = self._work(app, rows, done, crashed=crashed)
+                    moved = self.db.write(work, users=users)
             except JobFailed:
                 raise
             except (StoreUnavailable, Overloaded):
@@ -151,7 +152,8 @@ class ImportRun:
 
     def _work(
         self, app: AppRecord, rows: list[Row], done: ImportProgress, *, crashed: bool = False
-    ) -> Callable[[Tx], ImportProgress | None]:
+    ) -> tuple[Callable[[Tx], ImportProgress | None], list[tuple[str, str]]]:
+        """The write that applies ``rows``, and the users it writes (``Store.write``)."""
         items = [self._prepare(app, number, params) for number, params in rows]
         if crashed:  # the row's action raised unexpectedly: record it as failed, apply nothing
             items = [Prepared(None, answer=error_item("Internal error while running this row."))]
@@ -178,7 +180,7 @@ class ImportRun:
             tx.record_import_batch(job_id, moved, notable)
             return moved
 
-        return work
+        return work, [(app.app_id, user_id) for user_id in batch_users(items)]
 
     def _prepare(self, app: AppRecord, number: int, params: dict[str, Any] | str) -> Prepared:
         if isinstance(params, str):

@@ -58,7 +58,7 @@ class SessionSweeper:
                 def expire(tx: Tx, app_id: str = app_id, refs: list[OpenSessionRef] = refs) -> int:
                     return expire_sessions(tx, app_id, refs, now, timeouts)
 
-                total += await store.write(expire)
+                total += await store.write(expire, users={(app_id, ref.user_id) for ref in refs})
             if len(page) < _PAGE:
                 break
         if total:
