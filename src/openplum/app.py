@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from openplum import collector
+from openplum import collector, logs
 from openplum.actions.context import Runtime
 from openplum.errors import RequestRejected
 from openplum.http.api import Api, location_of
@@ -177,10 +177,11 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 
 
 def create_app(settings: Settings | None = None) -> OpenplumApp:
-    """The app as ``openplum serve`` builds it in each of its processes: with the garbage collector set for
-    serving (``collector``)."""
+    """The app as ``openplum serve`` builds it in each of its processes: logging as the server does (``logs``),
+    with the garbage collector set for serving (``collector``)."""
     from openplum.settings import from_env
 
+    logs.configure_worker()
     app = OpenplumApp(settings or from_env())
     collector.settle()
     return app

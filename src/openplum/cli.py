@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 
-from openplum import __version__, cli_jobs
+from openplum import __version__, cli_jobs, logs
 from openplum.services import admin_tokens, apps
 from openplum.settings import Settings, from_env
 from openplum.store import UNAVAILABLE, open_store
@@ -90,7 +89,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from openplum.http.protocol import HeldWritesProtocol
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_level)
     open_store(settings).migrate()
     print(f"openplum {__version__}: serving /api on http://{args.host}:{args.port} ({_where(settings)})",
           file=sys.stderr)
