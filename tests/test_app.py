@@ -138,10 +138,11 @@ def test_api_batch_names_the_users_it_writes_to_the_store() -> None:
     """The store locks them for the batch's whole commit group before any batch of it runs (``Store.write``)."""
     body = {"appId": APP.app_id, "clientKey": APP.production_key, "action": "multi",
             "data": [{"action": "track", "userId": "u2", "event": "E"}, {"action": "track", "userId": "u1"},
-                     {"action": "advance", "userId": "u2", "state": "S"}, {"action": "getMigrateState"}]}
+                     {"action": "advance", "userId": "u2", "state": "S"}, {"action": "getMigrateState"},
+                     {"action": "setUserAttributes", "deviceId": "d9", "newUserId": "u3"}]}
     store = FailingStore(write_error=StoreUnavailable())
     request(store, "POST", "/api", json=body)
-    assert store.users == [[(APP.app_id, "u2"), (APP.app_id, "u1")]]
+    assert store.users == [[(APP.app_id, user) for user in ("u2", "u1", "d9", "u3")]]
 
 
 def test_unexpected_error_is_500_in_leanplum_shape() -> None:

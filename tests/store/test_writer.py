@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -18,6 +19,7 @@ import pytest
 from openplum.errors import Overloaded, StoreUnavailable
 from openplum.store import PostgresStore, SqliteStore
 from openplum.store.base import AppRecord, StateRow, Tx
+from openplum.store.postgres import PgTx
 from openplum.store.rehearsal import Rehearsable
 from tests.store.stores import AnyStore, Gate, MakeStore, app, insert, one_group, run
 
@@ -348,6 +350,17 @@ def _lock(user_id: str) -> Callable[[Tx], str]:
     return write
 
 
+async def _group_naming_users(store: AnyStore, writes: list[tuple[Callable[[Tx], str], str]]) -> list[Any]:
+    """Run ``writes`` as one commit group, each naming its user (``Store.write``); each outcome."""
+    gate = Gate()
+    held = await gate.hold(store)
+    tasks = [asyncio.create_task(store.write(fn, users=[("app_locks", user)])) for fn, user in writes]
+    await asyncio.sleep(0)  # all are queued behind the gate: the lane takes them as one group
+    gate.release.set()
+    await held
+    return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
 def test_groups_that_name_their_users_do_not_wait_for_each_other(make_pg_store: MakeStore) -> None:
     """Two writers, as in two processes, each commit a group of two requests; one group writes users u1 then
     u2, the other u2 then u1. Each request names its user, so each group's transaction locks both users before
@@ -357,22 +370,13 @@ def test_groups_that_name_their_users_do_not_wait_for_each_other(make_pg_store: 
     second = PostgresStore(first.url, writers=1)  # the same schema: another process's writer
     one, two = threading.Event(), threading.Event()
 
-    async def group(store: AnyStore, writes: list[tuple[Callable[[Tx], str], str]]) -> list[Any]:
-        gate = Gate()
-        held = await gate.hold(store)
-        tasks = [asyncio.create_task(store.write(fn, users=[("app_locks", user)])) for fn, user in writes]
-        await asyncio.sleep(0)  # both are queued behind the gate: the lane takes them as one group
-        gate.release.set()
-        await held
-        return list(await asyncio.gather(*tasks, return_exceptions=True))
-
     async def main() -> None:
         await first.start()
         await second.start()
         try:
             outcomes = await asyncio.wait_for(asyncio.gather(
-                group(first, [(_lock_then_wait("u1", one, two), "u1"), (_lock("u2"), "u2")]),
-                group(second, [(_lock_then_wait("u2", two, one), "u2"), (_lock("u1"), "u1")]),
+                _group_naming_users(first, [(_lock_then_wait("u1", one, two), "u1"), (_lock("u2"), "u2")]),
+                _group_naming_users(second, [(_lock_then_wait("u2", two, one), "u2"), (_lock("u1"), "u1")]),
             ), 30)
         finally:
             await second.close()
@@ -380,6 +384,66 @@ def test_groups_that_name_their_users_do_not_wait_for_each_other(make_pg_store: 
         assert outcomes == [["u1", "u2"], ["u2", "u1"]]
 
     asyncio.run(main())
+
+
+def test_a_group_locking_its_users_behind_a_request_that_takes_them_one_at_a_time_still_commits(
+    make_pg_store: MakeStore,
+) -> None:
+    """Another process's request, which named no users, holds u2 and then asks for u1, while a group naming u1
+    and u2 holds u1 and waits for u2. PostgreSQL fails the transaction that waited first, the group's, as a
+    deadlock victim: it held nothing but those locks, so it begins again once the other has its users, and
+    every request of the group is applied rather than answered 503."""
+    first = make_pg_store(writers=1)
+    second = PostgresStore(first.url, writers=1)
+    holding = threading.Event()
+
+    def one_at_a_time(tx: Tx) -> str:
+        tx.load_profiles("app_locks", ["u2"], lock=True)
+        holding.set()
+        time.sleep(0.3)  # the group is waiting for u2 by now, holding u1
+        tx.load_profiles("app_locks", ["u1"], lock=True)
+        return "late"
+
+    async def main() -> None:
+        await first.start()
+        await second.start()
+        try:
+            late = asyncio.create_task(second.write(one_at_a_time))
+            assert await asyncio.to_thread(holding.wait, 10)
+            outcomes = await asyncio.wait_for(
+                _group_naming_users(first, [(_lock("u1"), "u1"), (_lock("u2"), "u2")]), 30)
+            other = (await asyncio.gather(late, return_exceptions=True))[0]
+        finally:
+            await second.close()
+            await first.close()
+        assert outcomes == ["u1", "u2"]
+        assert other == "late" or isinstance(other, StoreUnavailable), other
+
+    asyncio.run(main())
+
+
+def test_a_group_whose_users_stay_locked_by_others_commits_with_each_request_locking_its_own(
+    make_pg_store: MakeStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When locking the group's users makes it a deadlock victim every time it tries, the group runs as it did
+    before groups locked their users: each request locks its own, and the group still commits."""
+    tries: list[int] = []
+
+    def always_a_victim(tx: PgTx, users: Sequence[tuple[str, str]]) -> bool:
+        if not users:  # the gate's group
+            return False
+        tries.append(len(users))
+        tx.hold("DO $$BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END$$", ())
+        return True
+
+    monkeypatch.setattr(PgTx, "lock_users", always_a_victim)
+
+    async def scenario(store: AnyStore) -> None:
+        outcomes = await _group_naming_users(store, [(_lock("u1"), "u1"), (_lock("u2"), "u2")])
+        assert outcomes == ["u1", "u2"]
+        assert tries == [2, 2]
+
+    run(make_pg_store(writers=1), scenario)
 
 
 def test_a_statement_behind_a_failed_one_runs_again_on_the_same_connection(make_pg_store: MakeStore) -> None:

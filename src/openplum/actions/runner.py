@@ -100,6 +100,24 @@ def batch_users(items: list[Prepared]) -> list[str]:
     return list(dict.fromkeys(str(u) for it in items if it.answer is None for u in (_user_of(it.params),) if u))
 
 
+def named_users(items: list[Prepared]) -> list[str]:
+    """Every user the items name: their users (a device's anonymous user where an item names no user) and those
+    they log in as (``newUserId``); a write of them has the store lock these first (``Store.write``). Only a
+    device's owner after a login stays unnamed: it is known once the device is read."""
+    named = dict.fromkeys(batch_users(items))
+    for item in items:
+        if item.answer is not None:
+            continue
+        params = item.params
+        device_id = getattr(params, "device_id", None)
+        if device_id and not _user_of(params):
+            named[str(device_id)] = None
+        new_user_id = getattr(params, "new_user_id", None)
+        if new_user_id:
+            named[str(new_user_id)] = None
+    return list(named)
+
+
 def _user_of(params: Any) -> str | None:
     return getattr(params, "user_id", None)
 

@@ -23,7 +23,7 @@ from openplum.actions.context import Runtime
 from openplum.actions.import_staging import stage
 from openplum.actions.prepare import number_repeats, prepare, truthy
 from openplum.actions.prepared import Prepared
-from openplum.actions.runner import REDIRECT, Answer, batch_users, error_item, run_batch
+from openplum.actions.runner import REDIRECT, Answer, error_item, named_users, run_batch
 from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import RequestRejected
 from openplum.http.auth import AppDirectory, authenticate, authenticate_cached
@@ -179,7 +179,7 @@ class Api:
 
 def _users(app: AppRecord, items: list[Prepared]) -> list[tuple[str, str]]:
     """The users a batch writes, for the store to lock with the rest of its group (``Store.write``)."""
-    return [(app.app_id, user_id) for user_id in batch_users(items)]
+    return [(app.app_id, user_id) for user_id in named_users(items)]
 
 
 def location_of(status: int, envelope: dict[str, Any]) -> str | None:

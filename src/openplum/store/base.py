@@ -213,10 +213,11 @@ class Tx(FilesTx, JobsTx, PostbacksTx, ReportTx, ExportTx, ImportTx, AppSettings
     def forget_keys(self, seen_before: float) -> int: ...
 
     # concurrency
-    def lock_users(self, users: Sequence[tuple[str, str]]) -> None:
+    def lock_users(self, users: Sequence[tuple[str, str]]) -> bool:
         """Lock these (app, user) pairs until the transaction ends, before anything else it does: a writer
         takes every user of a group of requests at once, in one order, so two groups never wait for each
-        other's users (PostgreSQL; SQLite writes one transaction at a time and has nothing to lock)."""
+        other's users (PostgreSQL; SQLite writes one transaction at a time and has nothing to lock). True when
+        there is a statement to send (``sync``)."""
         ...
 
     # health

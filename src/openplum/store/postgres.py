@@ -91,16 +91,17 @@ class PgTx(SqlTx):
     """The users ``lock_users`` locked for the whole transaction (before any savepoint, so a savepoint rolled
     back keeps them)."""
 
-    def lock_users(self, users: Sequence[tuple[str, str]]) -> None:
+    def lock_users(self, users: Sequence[tuple[str, str]]) -> bool:
         """One statement locks them all, in the order of their lock keys, as ``load_profiles`` locks a request's
         users: two transactions that each lock their users in one statement never wait for each other, where
         requests of one group locking theirs one request at a time could (a deadlock, which PostgreSQL finds
-        after a second and breaks by failing one of them). Held back, it goes with the first request's
-        statements."""
+        after a second and breaks by failing one of them). Held back until the next ``sync``."""
         pairs = sorted(set(users))
-        if pairs:
-            self.hold(_LOCK_PAIRS, ([app_id for app_id, _ in pairs], [user_id for _, user_id in pairs]))
-            self._locked = frozenset(pairs)
+        if not pairs:
+            return False
+        self.hold(_LOCK_PAIRS, ([app_id for app_id, _ in pairs], [user_id for _, user_id in pairs]))
+        self._locked = frozenset(pairs)
+        return True
 
     def finish(self, sql: str) -> None:
         self._locked = frozenset()

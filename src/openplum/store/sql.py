@@ -198,8 +198,9 @@ class SqlTx(ContentSql, FilesSql, JobsSql, PostbacksSql, ReportSql, ExportSql, I
     def ping(self) -> None:
         self._exec_light("SELECT 1").fetchone()
 
-    def lock_users(self, users: Sequence[tuple[str, str]]) -> None:
+    def lock_users(self, users: Sequence[tuple[str, str]]) -> bool:
         """Nothing to lock: one SQLite transaction writes at a time (``PgTx`` locks)."""
+        return False
 
     # -- apps ------------------------------------------------------------------------------------------
     _APP_COLS = (

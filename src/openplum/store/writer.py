@@ -22,10 +22,10 @@ A writer may have several lanes: threads that each take the next group from the 
 their own connection. SQLite has one (one writer per file); on PostgreSQL a lane spends most of its time
 waiting for the server, so several lanes overlap those waits, as several processes would. Their transactions
 may then lock the same rows. Each transaction first locks every user its requests named (``submit``'s
-``users``) in one statement, so two groups never hold some of each other's users while waiting for the rest.
-A request that locks users it did not name may still meet another transaction that way: the one the server
-picks as a deadlock victim is answered as retryable (503), and its savepoint is rolled back, so nothing of it
-stays.
+``users``) in one statement, so two groups never hold some of each other's users while waiting for the rest
+(``_begin_group``). A request that locks users it did not name may still meet another transaction that way:
+the one the server picks as a deadlock victim is answered as retryable (503), and its savepoint is rolled
+back, so nothing of it stays.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ C = TypeVar("C")
 log = logging.getLogger("openplum.store")
 
 _MAX_GROUP = 256
+_LOCK_ATTEMPTS = 2
+"""How many times a group's transaction tries to lock its users when that makes it a deadlock victim."""
 
 
 class _Job:
@@ -196,9 +198,8 @@ class GroupCommitWriter(Generic[C]):
 
     def _transact(self, lane: _Lane[C], group: list[_Job], rehearsed: bool = False) -> None:
         tx = self._make_tx(self._connection(lane))
-        tx.control(self._begin)
         users = sorted({pair for job in group for pair in job.users})
-        tx.lock_users(users)
+        self._begin_group(tx, users)
         if len(group) == 1 and not rehearsed:
             tx.finish("COMMIT" if self._run_alone(tx, group[0]) else "ROLLBACK")
             return
@@ -206,11 +207,31 @@ class GroupCommitWriter(Generic[C]):
             if self._run_unguarded(tx, group):
                 tx.finish("COMMIT")
                 return
-            tx.control(self._begin)
-            tx.lock_users(users)
+            self._begin_group(tx, users)
         for job in group:
             self._run_job(tx, job)
         tx.finish("COMMIT")
+
+    def _begin_group(self, tx: Any, users: list[tuple[str, str]]) -> None:
+        """Begin the group's transaction and lock the users its jobs named, in a round trip of their own: sent
+        with the first job's statements, a failure to lock would be that job's, and would leave the rest of
+        the group without the savepoint it rolls back to. The lock is refused only to a deadlock victim:
+        another transaction took its users one at a time (a job whose users were known only once it read a
+        device's owner). This one holds nothing else yet, so it begins again; after ``_LOCK_ATTEMPTS`` it
+        begins without the group's lock, and each job locks its own users as it runs."""
+        for _ in range(_LOCK_ATTEMPTS):
+            tx.control(self._begin)
+            if not tx.lock_users(users):
+                return
+            try:
+                tx.sync()
+                return
+            except Exception as exc:
+                tx.finish("ROLLBACK")
+                if not self._retryable(exc):
+                    raise
+        log.info("a commit group's users stayed locked by others; its requests lock their own users")
+        tx.control(self._begin)
 
     def _run_unguarded(self, tx: Any, group: list[_Job]) -> bool:
         """Run a group of jobs that may run again without a savepoint each (a savepoint and its release cost

@@ -32,7 +32,7 @@ import msgspec
 from openplum.actions.context import Runtime
 from openplum.actions.prepare import number_repeats, prepare
 from openplum.actions.prepared import Prepared
-from openplum.actions.runner import batch_users, error_item, run_batch
+from openplum.actions.runner import error_item, named_users, run_batch
 from openplum.client_text import NUL_MESSAGE, holds_nul
 from openplum.errors import Overloaded, StoreUnavailable
 from openplum.services import jobs
@@ -180,7 +180,7 @@ class ImportRun:
             tx.record_import_batch(job_id, moved, notable)
             return moved
 
-        return work, [(app.app_id, user_id) for user_id in batch_users(items)]
+        return work, [(app.app_id, user_id) for user_id in named_users(items)]
 
     def _prepare(self, app: AppRecord, number: int, params: dict[str, Any] | str) -> Prepared:
         if isinstance(params, str):
