@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.clients import missing
-from tests.conftest import BACKENDS, ApiClient
+from tests.conftest import ApiClient
 from tests.reliability.load import (
     AppKeys,
     Load,
@@ -31,15 +31,9 @@ from tests.reliability.load import (
     stored_items,
     user_of,
 )
-from tests.reliability.process import ServerProcess, StoreLocation, create_app, fresh_store
+from tests.reliability.process import ServerProcess, StoreLocation, create_app
 
 KILL_POINTS = [0.3, 1.0, 2.0]
-
-
-@pytest.fixture(params=BACKENDS)
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreLocation]:
-    with fresh_store(request.param, tmp_path) as found:
-        yield found
 
 
 @pytest.fixture

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS
 from tests.reliability.load import (
     USERS,
     AppKeys,
@@ -28,18 +26,12 @@ from tests.reliability.load import (
     stored_items,
     user_of,
 )
-from tests.reliability.process import ServerProcess, StoreLocation, create_app, fresh_store
+from tests.reliability.process import ServerProcess, StoreLocation, create_app
 
 HOT = 4
 """Users every batch is for: batch ``b`` is for ``user_of(b)``, so batches ``USERS * k + j`` (j < HOT)."""
 SENDERS = 16
 BATCHES_EACH = 12
-
-
-@pytest.fixture(params=BACKENDS)
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreLocation]:
-    with fresh_store(request.param, tmp_path) as found:
-        yield found
 
 
 @pytest.mark.slow

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, ApiClient
+from tests.conftest import ApiClient
 from tests.reliability.busy import keys, slowed
 from tests.reliability.load import (
     ITEMS,
@@ -28,7 +27,7 @@ from tests.reliability.load import (
     stored_items,
     user_of,
 )
-from tests.reliability.process import ServerProcess, StoreLocation, create_app, fresh_store
+from tests.reliability.process import ServerProcess, StoreLocation, create_app
 
 
 def test_a_batch_resent_while_its_first_copy_is_still_queued_counts_once(
@@ -51,12 +50,6 @@ def test_a_batch_resent_while_its_first_copy_is_still_queued_counts_once(
     kept = server.app.store.run(lambda tx: stored_items(tx, app.app_id))
     assert {b: sorted(found) for b, found in kept.items()} == {0: list(range(ITEMS))}, kept
     assert not profile_mismatches(kept, profiles(server.url, app, [user_of(0)]))
-
-
-@pytest.fixture(params=BACKENDS)
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreLocation]:
-    with fresh_store(request.param, tmp_path) as found:
-        yield found
 
 
 @pytest.mark.slow
