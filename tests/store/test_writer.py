@@ -446,6 +446,49 @@ def test_a_group_whose_users_stay_locked_by_others_commits_with_each_request_loc
     run(make_pg_store(writers=1), scenario)
 
 
+def _add_then_wait(name: str, mine: threading.Event, theirs: threading.Event) -> Callable[[Tx], str]:
+    def write(tx: Tx) -> str:
+        tx.add_names("app_names", [("event", name)])
+        tx.load_profiles("app_names", ["u"])  # a read: the insert has been sent and made
+        mine.set()
+        theirs.wait(1)  # the other group has added its first name too, unless it waits for this one's
+        return name
+
+    return write
+
+
+def _add(name: str) -> Callable[[Tx], str]:
+    def write(tx: Tx) -> str:
+        tx.add_names("app_names", [("event", name)])
+        return name
+
+    return write
+
+
+def test_groups_adding_the_same_new_names_in_different_orders_take_turns(make_pg_store: MakeStore) -> None:
+    """Two writers, as in two processes, each commit a group of two requests that see the same two new names,
+    in opposite orders: each name's row would be waited for by the other group (a deadlock, one request
+    answered 503); the app's lock on names makes the second group wait for the first's commit."""
+    first = make_pg_store(writers=1)
+    second = PostgresStore(first.url, writers=1)
+    one, two = threading.Event(), threading.Event()
+
+    async def main() -> None:
+        await first.start()
+        await second.start()
+        try:
+            outcomes = await asyncio.wait_for(asyncio.gather(
+                one_group(first, [_add_then_wait("E1", one, two), _add("E2")]),
+                one_group(second, [_add_then_wait("E2", two, one), _add("E1")]),
+            ), 30)
+        finally:
+            await second.close()
+            await first.close()
+        assert outcomes == [["E1", "E2"], ["E2", "E1"]]
+
+    asyncio.run(main())
+
+
 def test_a_statement_behind_a_failed_one_runs_again_on_the_same_connection(make_pg_store: MakeStore) -> None:
     """psycopg prepares a statement on its sixth run. When that run is queued in a pipeline behind a statement
     that fails, the server skips the ``PREPARE`` while psycopg counts the statement as prepared: the connection's

@@ -56,6 +56,7 @@ _LOCK_PAIRS = (
     "FROM unnest(%s::text[], %s::text[]) AS p(a, u)) AS s ORDER BY k"
 )
 """The same locks as ``_LOCK_USERS``, for users of several apps."""
+_LOCK_NAMES = "SELECT pg_advisory_xact_lock(hashtextextended(%s || chr(30) || 'names', 0))"
 _json = msgspec.json.Encoder()
 _SHARED_READS = {
     pyformat(PROFILE_OF_USER):
@@ -119,6 +120,15 @@ class PgTx(SqlTx):
             if wanted:
                 self._later(_LOCK_USERS, (app_id, wanted))
         return super().load_profiles(app_id, user_ids, lock=lock)
+
+    def add_names(self, app_id: str, names: Sequence[tuple[str, str]]) -> None:
+        """Each statement adds its names in one order, but a transaction adds them in one statement per request
+        of its group: two transactions adding the same new names in different orders would each wait for the
+        other's row. The app's lock on names, taken first and held to the commit, makes them take turns (new
+        names are rare: a name's first sight in the app)."""
+        if names:
+            self._later(_LOCK_NAMES, (app_id,))
+        super().add_names(app_id, names)
 
     def insert_events(self, app_id: str, rows: Sequence[EventRow]) -> None:
         if not rows:
