@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -350,6 +350,23 @@ def _lock(user_id: str) -> Callable[[Tx], str]:
     return write
 
 
+def _two_writers(make_pg_store: MakeStore, scenario: Callable[[AnyStore, AnyStore], Awaitable[None]]) -> None:
+    """Run ``scenario`` on two started stores on one schema, with a writer of one lane each: two processes'."""
+    first = make_pg_store(writers=1)
+    second = PostgresStore(first.url, writers=1)
+
+    async def main() -> None:
+        await first.start()
+        await second.start()
+        try:
+            await scenario(first, second)
+        finally:
+            await second.close()
+            await first.close()
+
+    asyncio.run(main())
+
+
 async def _group_naming_users(store: AnyStore, writes: list[tuple[Callable[[Tx], str], str]]) -> list[Any]:
     """Run ``writes`` as one commit group, each naming its user (``Store.write``); each outcome."""
     gate = Gate()
@@ -366,24 +383,16 @@ def test_groups_that_name_their_users_do_not_wait_for_each_other(make_pg_store: 
     u2, the other u2 then u1. Each request names its user, so each group's transaction locks both users before
     its first request runs: one group waits for the other to commit, where otherwise each would hold one
     user and wait for the other's (PostgreSQL would fail one request after a second, answered 503)."""
-    first = make_pg_store(writers=1)
-    second = PostgresStore(first.url, writers=1)  # the same schema: another process's writer
     one, two = threading.Event(), threading.Event()
 
-    async def main() -> None:
-        await first.start()
-        await second.start()
-        try:
-            outcomes = await asyncio.wait_for(asyncio.gather(
-                _group_naming_users(first, [(_lock_then_wait("u1", one, two), "u1"), (_lock("u2"), "u2")]),
-                _group_naming_users(second, [(_lock_then_wait("u2", two, one), "u2"), (_lock("u1"), "u1")]),
-            ), 30)
-        finally:
-            await second.close()
-            await first.close()
+    async def scenario(first: AnyStore, second: AnyStore) -> None:
+        outcomes = await asyncio.wait_for(asyncio.gather(
+            _group_naming_users(first, [(_lock_then_wait("u1", one, two), "u1"), (_lock("u2"), "u2")]),
+            _group_naming_users(second, [(_lock_then_wait("u2", two, one), "u2"), (_lock("u1"), "u1")]),
+        ), 30)
         assert outcomes == [["u1", "u2"], ["u2", "u1"]]
 
-    asyncio.run(main())
+    _two_writers(make_pg_store, scenario)
 
 
 def test_a_group_locking_its_users_behind_a_request_that_takes_them_one_at_a_time_still_commits(
@@ -393,8 +402,6 @@ def test_a_group_locking_its_users_behind_a_request_that_takes_them_one_at_a_tim
     and u2 holds u1 and waits for u2. PostgreSQL fails the transaction that waited first, the group's, as a
     deadlock victim: it held nothing but those locks, so it begins again once the other has its users, and
     every request of the group is applied rather than answered 503."""
-    first = make_pg_store(writers=1)
-    second = PostgresStore(first.url, writers=1)
     holding = threading.Event()
 
     def one_at_a_time(tx: Tx) -> str:
@@ -404,22 +411,16 @@ def test_a_group_locking_its_users_behind_a_request_that_takes_them_one_at_a_tim
         tx.load_profiles("app_locks", ["u1"], lock=True)
         return "late"
 
-    async def main() -> None:
-        await first.start()
-        await second.start()
-        try:
-            late = asyncio.create_task(second.write(one_at_a_time))
-            assert await asyncio.to_thread(holding.wait, 10)
-            outcomes = await asyncio.wait_for(
-                _group_naming_users(first, [(_lock("u1"), "u1"), (_lock("u2"), "u2")]), 30)
-            other = (await asyncio.gather(late, return_exceptions=True))[0]
-        finally:
-            await second.close()
-            await first.close()
+    async def scenario(first: AnyStore, second: AnyStore) -> None:
+        late = asyncio.create_task(second.write(one_at_a_time))
+        assert await asyncio.to_thread(holding.wait, 10)
+        outcomes = await asyncio.wait_for(
+            _group_naming_users(first, [(_lock("u1"), "u1"), (_lock("u2"), "u2")]), 30)
+        other = (await asyncio.gather(late, return_exceptions=True))[0]
         assert outcomes == ["u1", "u2"]
         assert other == "late" or isinstance(other, StoreUnavailable), other
 
-    asyncio.run(main())
+    _two_writers(make_pg_store, scenario)
 
 
 def test_a_group_whose_users_stay_locked_by_others_commits_with_each_request_locking_its_own(
@@ -469,24 +470,16 @@ def test_groups_adding_the_same_new_names_in_different_orders_take_turns(make_pg
     """Two writers, as in two processes, each commit a group of two requests that see the same two new names,
     in opposite orders: each name's row would be waited for by the other group (a deadlock, one request
     answered 503); the app's lock on names makes the second group wait for the first's commit."""
-    first = make_pg_store(writers=1)
-    second = PostgresStore(first.url, writers=1)
     one, two = threading.Event(), threading.Event()
 
-    async def main() -> None:
-        await first.start()
-        await second.start()
-        try:
-            outcomes = await asyncio.wait_for(asyncio.gather(
-                one_group(first, [_add_then_wait("E1", one, two), _add("E2")]),
-                one_group(second, [_add_then_wait("E2", two, one), _add("E1")]),
-            ), 30)
-        finally:
-            await second.close()
-            await first.close()
+    async def scenario(first: AnyStore, second: AnyStore) -> None:
+        outcomes = await asyncio.wait_for(asyncio.gather(
+            one_group(first, [_add_then_wait("E1", one, two), _add("E2")]),
+            one_group(second, [_add_then_wait("E2", two, one), _add("E1")]),
+        ), 30)
         assert outcomes == [["E1", "E2"], ["E2", "E1"]]
 
-    asyncio.run(main())
+    _two_writers(make_pg_store, scenario)
 
 
 def test_a_statement_behind_a_failed_one_runs_again_on_the_same_connection(make_pg_store: MakeStore) -> None:
